@@ -1,0 +1,105 @@
+"""fit / evaluate / predict: validate the arguments, prepare the data, hand over to the loops."""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import numpy as np
+import torch
+
+from epochal.training import checks, loop, prepare
+from epochal.training.data import ArrayData
+from epochal.training.step import StepFunctions
+
+# Validation runs without gradients, so it can take bigger batches than training at no risk to memory;
+# the mean over samples is the same whatever the batch size.
+MIN_VALIDATION_BATCH = 1024
+
+
+def _sample_shapes(data) -> tuple[tuple, tuple]:
+    """Shapes of y and of the model's output, for resolving 'accuracy' into the right metric."""
+    if isinstance(data, ArrayData):
+        return tuple(data.y.shape) if data.y is not None else (None,), None
+    return (None,), None
+
+
+def _step_functions(model, train_data, class_weight=None) -> StepFunctions:
+    compiled = model.require_compiled()
+    if compiled.loss is None:
+        raise ValueError("No loss to optimise: call compile() with a `loss`, e.g. "
+                         "model.compile(loss='sparse_categorical_crossentropy').")
+    y_shape, _ = _sample_shapes(train_data)
+    prediction_shape = model.output_shape
+    train_values = compiled.tracked_values(y_shape, prediction_shape)
+    test_values = compiled.tracked_values(y_shape, prediction_shape)
+    model.build_optimizer()
+    return StepFunctions(model, compiled.loss, compiled.optimizer, train_values, test_values,
+                         prepare.class_weight_tensor(class_weight, model.device))
+
+
+def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
+        validation_data=None, shuffle=True, class_weight=None, sample_weight=None, initial_epoch=0,
+        steps_per_epoch=None, validation_steps=None, validation_batch_size=None, validation_freq=1):
+    compiled = model.require_compiled("fit")
+    batch_size = 32 if batch_size is None else batch_size
+    checks.check_batch_size(batch_size)
+    checks.check_batch_size(validation_batch_size, "validation_batch_size")
+    checks.check_epochs(epochs, initial_epoch)
+    checks.check_validation_split(validation_split)
+    checks.check_positive_or_none(steps_per_epoch, "steps_per_epoch")
+    checks.check_positive_or_none(validation_steps, "validation_steps")
+    verbose = loop.resolve_verbose(verbose)
+    model.to_device()
+
+    train_data = prepare.make_dataset(model, x, y, sample_weight, batch_size, "fit", compiled.loss)
+    validation_batch = validation_batch_size or max(batch_size, MIN_VALIDATION_BATCH)
+    validation = None
+    if validation_data is not None:
+        validation = prepare.make_validation_dataset(model, validation_data, validation_batch, compiled.loss)
+    elif validation_split:
+        if not isinstance(train_data, ArrayData):
+            raise ValueError("`validation_split` needs in-memory arrays; with a dataset or generator pass "
+                             "`validation_data` instead.")
+        train_data, validation = prepare.split_for_validation(train_data, validation_split)
+        validation.batch_size = validation_batch
+
+    steps = _step_functions(model, train_data, class_weight)
+    callback_list = loop.make_callback_list(
+        callbacks, model, verbose, add_history=True, epochs=epochs,
+        steps=steps_per_epoch or train_data.steps, mode="train")
+    model.train_steps = steps
+    return loop.run_fit(model, steps, train_data, validation, epochs=epochs, initial_epoch=initial_epoch,
+                        shuffle=bool(shuffle), callbacks=callback_list,
+                        steps_per_epoch=steps_per_epoch, validation_steps=validation_steps,
+                        validation_freq=validation_freq)
+
+
+def evaluate(model, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
+             callbacks=None, return_dict=False):
+    compiled = model.require_compiled("evaluate")
+    batch_size = 32 if batch_size is None else batch_size
+    checks.check_batch_size(batch_size)
+    checks.check_positive_or_none(steps, "steps")
+    verbose = loop.resolve_verbose(verbose)
+    model.to_device()
+    data = prepare.make_dataset(model, x, y, sample_weight, batch_size, "evaluate", compiled.loss)
+    step_functions = _step_functions(model, data)
+    callback_list = loop.make_callback_list(callbacks, model, verbose, add_history=False,
+                                            steps=steps or data.steps, mode="test")
+    logs = loop.run_test(step_functions, data, callback_list, steps)
+    if return_dict:
+        return logs
+    values = list(logs.values())
+    return values[0] if len(values) == 1 else values
+
+
+def predict(model, x, batch_size=None, verbose="auto", steps=None, callbacks=None) -> np.ndarray:
+    batch_size = 32 if batch_size is None else batch_size
+    checks.check_batch_size(batch_size)
+    checks.check_positive_or_none(steps, "steps")
+    verbose = loop.resolve_verbose(verbose)
+    model.to_device()
+    data = prepare.make_dataset(model, x, None, None, batch_size, "predict")
+    step_functions = StepFunctions.for_prediction(model)
+    callback_list = loop.make_callback_list(callbacks, model, verbose, add_history=False,
+                                            steps=steps or data.steps, mode="predict")
+    return loop.run_predict(step_functions, data, callback_list, steps)

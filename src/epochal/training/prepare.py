@@ -1,0 +1,121 @@
+"""From user arguments to device data: conversion, splitting and the checks made before step one."""
+from __future__ import annotations
+
+import collections.abc
+import math
+from typing import Any, Optional
+
+import torch
+
+from epochal.training import checks
+from epochal.training.data import ArrayData, IterableData, is_array_like, to_tensor, unpack_batch
+
+
+def label_dtype(loss) -> torch.dtype:
+    """Class indices for sparse cross-entropy, float32 for every other loss."""
+    return torch.long if type(loss).__name__ == "SparseCategoricalCrossentropy" else torch.float32
+
+
+def is_batch_source(x: Any) -> bool:
+    """A torch Dataset/DataLoader or a Python iterator/generator yielding batches."""
+    return isinstance(x, (torch.utils.data.Dataset, torch.utils.data.DataLoader, collections.abc.Iterator)) or (
+        hasattr(x, "__iter__") and not is_array_like(x) and not isinstance(x, (str, dict)))
+
+
+def arrays_to_device(model, x, y, sample_weight, where: str, loss=None, check_labels: bool = True):
+    """Convert (x, y, sample_weight) to device tensors and run every data check once."""
+    device = model.device
+    x_tensor = to_tensor(x, "x", device)
+    y_tensor = None if y is None else to_tensor(y, "y", device)
+    weight_tensor = None if sample_weight is None else to_tensor(sample_weight, "sample_weight", device, torch.float32)
+    checks.check_same_length(x_tensor, y_tensor, weight_tensor, where)
+    checks.check_finite(x_tensor, "x" if where == "fit" else f"x ({where})")
+    model.ensure_built(tuple(x_tensor.shape))
+    checks.check_input_shape(model.input_shape, x_tensor, model.name)
+    if y_tensor is not None and loss is not None:
+        if check_labels:
+            check_labels_for_loss(model, y_tensor, loss)
+        y_tensor = y_tensor.to(label_dtype(loss))
+    return x_tensor, y_tensor, weight_tensor
+
+
+def check_labels_for_loss(model, y: torch.Tensor, loss) -> None:
+    output_shape = model.output_shape
+    name = type(loss).__name__
+    if name == "SparseCategoricalCrossentropy":
+        checks.check_finite(y, "y")
+        units = output_shape[-1] if output_shape else None
+        checks.check_sparse_labels(y, units)
+    else:
+        checks.check_finite(y, "y")
+        if name == "CategoricalCrossentropy":
+            checks.check_one_hot_labels(y, output_shape, "categorical_crossentropy")
+
+
+def make_dataset(model, x, y, sample_weight, batch_size: int, where: str, loss=None, check_labels: bool = True):
+    """ArrayData for arrays, IterableData for datasets, loaders and generators."""
+    if is_batch_source(x):
+        if y is not None:
+            raise ValueError(f"In {where}: when `x` is a dataset, data loader or generator it must yield the labels "
+                             f"too, so `y` must be None. Received y of type {type(y).__name__}.")
+        return IterableData(x, model.device, batch_size, lambda raw: _prepare_batch(model, raw, loss))
+    if x is None:
+        raise ValueError(f"In {where}: `x` is required. Received x=None.")
+    tensors = arrays_to_device(model, x, y, sample_weight, where, loss, check_labels)
+    return ArrayData(*tensors, batch_size=batch_size)
+
+
+def _prepare_batch(model, raw, loss):
+    x, y, sample_weight = unpack_batch(raw)
+    device = model.device
+    x = to_tensor(x, "x", device)
+    model.ensure_built(tuple(x.shape))
+    y = None if y is None else to_tensor(y, "y", device, None if loss is None else label_dtype(loss))
+    sample_weight = None if sample_weight is None else to_tensor(sample_weight, "sample_weight", device, torch.float32)
+    return x, y, sample_weight
+
+
+def split_for_validation(data: ArrayData, validation_split: float) -> tuple[ArrayData, ArrayData]:
+    """Keras's rule: the last `validation_split` fraction, taken before any shuffling."""
+    split_at = int(math.floor(data.num_samples * (1.0 - validation_split)))
+    if split_at == 0 or split_at == data.num_samples:
+        raise ValueError(f"validation_split={validation_split} leaves no training or no validation samples out of "
+                         f"{data.num_samples}. Use a split between 1/{data.num_samples} and "
+                         f"{(data.num_samples - 1) / data.num_samples:.3f}.")
+
+    def part(tensor, index):
+        return None if tensor is None else tensor[index]
+
+    head, tail = slice(0, split_at), slice(split_at, None)
+    train = ArrayData(part(data.x, head), part(data.y, head), part(data.sample_weight, head), data.batch_size)
+    validation = ArrayData(part(data.x, tail), part(data.y, tail), part(data.sample_weight, tail), data.batch_size)
+    return train, validation
+
+
+def make_validation_dataset(model, validation_data, batch_size: int, loss):
+    checks.check_validation_data(validation_data)
+    if isinstance(validation_data, (tuple, list)):
+        x_val, y_val = validation_data[0], validation_data[1]
+        weights = validation_data[2] if len(validation_data) == 3 else None
+        try:
+            tensors = arrays_to_device(model, x_val, y_val, weights, "validation_data", loss)
+        except ValueError as error:
+            raise ValueError(f"Invalid `validation_data`: {error}") from None
+        return ArrayData(*tensors, batch_size=batch_size)
+    if is_batch_source(validation_data):
+        return IterableData(validation_data, model.device, batch_size, lambda raw: _prepare_batch(model, raw, loss))
+    raise TypeError("`validation_data` must be a tuple (x_val, y_val[, sample_weight]), a torch Dataset/DataLoader "
+                    f"or an iterable of batches. Received: {type(validation_data).__name__}")
+
+
+def class_weight_tensor(class_weight: Optional[dict], device: torch.device) -> Optional[torch.Tensor]:
+    """{class_index: weight} -> a lookup tensor (classes not named weigh 1)."""
+    if not class_weight:
+        return None
+    if not isinstance(class_weight, dict) or not all(isinstance(k, int) and k >= 0 for k in class_weight):
+        raise ValueError("`class_weight` must be a dict {class_index: weight} with non-negative integer keys. "
+                         f"Received: {class_weight!r}")
+    table = torch.ones(max(class_weight) + 1, dtype=torch.float32)
+    for label, weight in class_weight.items():
+        table[label] = float(weight)
+    return table.to(device)

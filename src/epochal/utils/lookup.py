@@ -1,0 +1,71 @@
+"""Name lookup shared by every registry (optimizers, losses, metrics, activations).
+
+One place decides how a misspelt name is reported, so every "Unknown X" error reads the same.
+"""
+from __future__ import annotations
+
+import difflib
+import inspect
+from typing import Any, Callable, Iterable, Mapping
+
+
+def canonical(name: str) -> str:
+    """Fold case and separators so 'Adam', 'adam' and 'sparse-categorical' compare equal."""
+    return name.replace("-", "_").replace(" ", "").lower()
+
+
+def suggest(name: str, known: Iterable[str]) -> str:
+    """Return a " Did you mean 'x'?" phrase, or an empty string when nothing is close."""
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    return f" Did you mean '{close[0]}'?" if close else ""
+
+
+def plural(noun: str) -> str:
+    """'optimizer' -> 'optimizers', 'loss' -> 'losses'."""
+    return noun + ("es" if noun.endswith("s") else "s")
+
+
+def unknown_name_error(kind: str, name: str, known: Iterable[str]) -> ValueError:
+    """Build the ValueError raised for an unknown registry name."""
+    known_sorted = sorted(set(known))
+    return ValueError(
+        f"Unknown {kind} '{name}'.{suggest(name, known_sorted)} "
+        f"Known {plural(kind)}: {', '.join(known_sorted)}."
+    )
+
+
+def lookup(kind: str, name: str, registry: Mapping[str, Any]) -> Any:
+    """Find `name` in `registry` (keys compared with `canonical`) or raise a helpful ValueError."""
+    folded = {canonical(key): value for key, value in registry.items()}
+    try:
+        return folded[canonical(name)]
+    except KeyError:
+        raise unknown_name_error(kind, name, registry.keys()) from None
+
+
+def check_kwargs(where: str, given: Mapping[str, Any], allowed: Iterable[str]) -> None:
+    """Raise TypeError for keyword arguments `where` does not accept, naming the likely intended one.
+
+    Example:
+        >>> check_kwargs("fit()", {"validataion_data": 1}, ["validation_data", "epochs"])
+        Traceback (most recent call last):
+        ...
+        TypeError: fit() got an unexpected keyword argument 'validataion_data'. Did you mean 'validation_data'? ...
+    """
+    allowed = list(allowed)
+    for key in given:
+        if key not in allowed:
+            raise TypeError(
+                f"{where} got an unexpected keyword argument '{key}'.{suggest(key, allowed)} "
+                f"Accepted keyword arguments: {', '.join(sorted(allowed))}."
+            )
+
+
+def accepted_parameters(function: Callable) -> list[str]:
+    """Names of the keyword parameters `function` takes (used to list alternatives in errors)."""
+    return [
+        parameter.name
+        for parameter in inspect.signature(function).parameters.values()
+        if parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY)
+        and parameter.name != "self"
+    ]
