@@ -20,3 +20,10 @@ def default_device() -> torch.device:
 def floatx() -> str:
     """Keras's default float type name."""
     return "float32"
+
+
+def clear_session() -> None:
+    """Reset layer-name counters, as `keras.backend.clear_session()` does ('dense', 'dense_1', ...)."""
+    from epochal.layers import naming
+
+    naming.reset()

@@ -249,7 +249,9 @@ class Optimizer:
         self.ema_overwrite_frequency = ema_overwrite_frequency
         self.gradient_accumulation_steps = None
         self.name = self._validated_name(where, name)
-        self.weight_decay = None if weight_decay is None else _non_negative(where, "weight_decay", weight_decay)
+        self.weight_decay = (
+            None if weight_decay is None else _non_negative(where, "weight_decay", weight_decay)
+        )
         self.clipnorm = _positive_or_none(where, "clipnorm", clipnorm)
         self.clipvalue = _positive_or_none(where, "clipvalue", clipvalue)
         self.global_clipnorm = _positive_or_none(where, "global_clipnorm", global_clipnorm)
@@ -288,7 +290,8 @@ class Optimizer:
         return name
 
     def _check_one_clipping(self, where: str) -> None:
-        given = [arg for arg in ("clipnorm", "clipvalue", "global_clipnorm") if getattr(self, arg) is not None]
+        arguments = ("clipnorm", "clipvalue", "global_clipnorm")
+        given = [arg for arg in arguments if getattr(self, arg) is not None]
         if len(given) > 1:
             raise ValueError(
                 f"{where}: only one of `clipnorm`, `clipvalue` and `global_clipnorm` can be set. "
@@ -681,7 +684,8 @@ class Optimizer:
         return self._schedule  # a plain callable: kept as is, it has no serial form
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any], custom_objects: Mapping[str, Any] | None = None) -> "Optimizer":
+    def from_config(cls, config: Mapping[str, Any],
+                    custom_objects: Mapping[str, Any] | None = None) -> "Optimizer":
         """Create an optimizer from ``get_config()`` output (also Keras 3 and tf.keras 2 configs)."""
         config = {key: value for key, value in config.items() if key not in _IGNORED_LEGACY_CONFIG_KEYS}
         if isinstance(config.get("learning_rate"), dict):
@@ -820,7 +824,8 @@ class RMSprop(Optimizer):
             torch._foreach_addcdiv_(group.params, grads, denominators, value=-learning_rate)
 
     def _hyper_config(self) -> dict[str, Any]:
-        return {"rho": self.rho, "momentum": self.momentum, "epsilon": self.epsilon, "centered": self.centered}
+        return {"rho": self.rho, "momentum": self.momentum, "epsilon": self.epsilon,
+                "centered": self.centered}
 
 
 class Adam(Optimizer):
@@ -910,7 +915,8 @@ class Adam(Optimizer):
         torch._foreach_addcdiv_(group.params, momentums, denominators, value=-alpha)
 
     def _hyper_config(self) -> dict[str, Any]:
-        return {"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon, "amsgrad": self.amsgrad}
+        return {"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon,
+                "amsgrad": self.amsgrad}
 
 
 class AdamW(Adam):
@@ -1057,7 +1063,8 @@ class Nadam(Optimizer):
         # sqrt(v / c) + eps == (sqrt(v) + eps * sqrt(c)) / sqrt(c): one op fewer per step.
         denominators = torch._foreach_sqrt(velocities)
         torch._foreach_add_(denominators, self.epsilon * second_correction_root)
-        torch._foreach_addcdiv_(group.params, m_hat, denominators, value=-learning_rate * second_correction_root)
+        step_size = learning_rate * second_correction_root
+        torch._foreach_addcdiv_(group.params, m_hat, denominators, value=-step_size)
 
     def _extra_state(self) -> dict[str, Any]:
         return {"u_product": self.u_product}
@@ -1111,15 +1118,15 @@ def get(identifier: Any) -> Optimizer:
 
 
 def _wrong_type_error(identifier: Any) -> TypeError:
-    is_torch = isinstance(identifier, torch.optim.Optimizer) or (
-        isinstance(identifier, type) and issubclass(identifier, torch.optim.Optimizer)
-    )
-    if is_torch:
+    is_class = isinstance(identifier, type)
+    shown = identifier.__name__ if is_class else type(identifier).__name__
+    from_torch = is_class and issubclass(identifier, torch.optim.Optimizer)
+    if from_torch or isinstance(identifier, torch.optim.Optimizer):
         return TypeError(
             "A torch.optim optimizer cannot be used here: epochal builds the optimizer's state itself "
             "and follows Keras's update rules. Pass an epochal optimizer such as "
             "`epochal.optimizers.Adam(learning_rate=1e-3)` or a name such as 'adam'. "
-            f"Received: {type(identifier).__name__ if not isinstance(identifier, type) else identifier.__name__}."
+            f"Received: {shown}."
         )
     return TypeError(
         "Could not interpret the optimizer identifier: expected a name ('adam'), an epochal Optimizer "
@@ -1156,7 +1163,9 @@ def deserialize(config: Mapping[str, Any], custom_objects: Mapping[str, Any] | N
         0.1
     """
     if not isinstance(config, Mapping):
-        raise TypeError(f"deserialize() expects a dict. Received: {config!r} (of type {type(config).__name__}).")
+        raise TypeError(
+            f"deserialize() expects a dict. Received: {config!r} (of type {type(config).__name__})."
+        )
     if "class_name" not in config:
         raise ValueError(
             "deserialize() expects a dict with 'class_name' and 'config' keys, like "

@@ -248,3 +248,14 @@ def test_published_mnist_hash_is_keras_one():
     assert mnist.NPZ_SHA256 == "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
     assert mnist.REMOTE_NAME == "mnist.npz"
     assert download.DEFAULT_BASE_URL == "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
+
+
+def test_interrupted_download_leaves_nothing(tmp_path, monkeypatch):
+    def interrupted(url, out, label, progress):
+        out.write(b"first half")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(download, "_stream", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        download.download_file("http://127.0.0.1:1/never-contacted", tmp_path / "f.bin", "0" * 64)
+    assert leftovers(tmp_path) == []

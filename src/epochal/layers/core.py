@@ -259,8 +259,10 @@ def _as_shape(shape: Any, argument: str, allow_minus_one: bool = False) -> Shape
     if isinstance(shape, int):
         shape = (shape,)
     try:
+        if isinstance(shape, str):
+            raise TypeError
         dims = tuple(None if d is None else int(d) for d in shape)
-    except TypeError:
+    except (TypeError, ValueError):
         raise TypeError(f"{argument} must be a tuple of integers, e.g. (28, 28). Received: {argument}={shape!r}") from None
     minimum = -1 if allow_minus_one else 0
     if any(d is not None and (d < minimum or d == 0) for d in dims):

@@ -22,6 +22,11 @@ def _sample_shapes(data) -> tuple[tuple, tuple]:
     return (None,), None
 
 
+def _units(model) -> Optional[int]:
+    shape = model.output_shape
+    return shape[-1] if isinstance(shape, tuple) and shape and shape[-1] and shape[-1] > 1 else 2
+
+
 def _step_functions(model, train_data, class_weight=None) -> StepFunctions:
     compiled = model.require_compiled()
     if compiled.loss is None:
@@ -33,7 +38,7 @@ def _step_functions(model, train_data, class_weight=None) -> StepFunctions:
     test_values = compiled.tracked_values(y_shape, prediction_shape)
     model.build_optimizer()
     return StepFunctions(model, compiled.loss, compiled.optimizer, train_values, test_values,
-                         prepare.class_weight_tensor(class_weight, model.device))
+                         prepare.class_weight_tensor(class_weight, model.device, _units(model)))
 
 
 def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,

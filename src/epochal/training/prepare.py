@@ -108,14 +108,15 @@ def make_validation_dataset(model, validation_data, batch_size: int, loss):
                     f"or an iterable of batches. Received: {type(validation_data).__name__}")
 
 
-def class_weight_tensor(class_weight: Optional[dict], device: torch.device) -> Optional[torch.Tensor]:
+def class_weight_tensor(class_weight: Optional[dict], device: torch.device,
+                        num_classes: Optional[int] = None) -> Optional[torch.Tensor]:
     """{class_index: weight} -> a lookup tensor (classes not named weigh 1)."""
     if not class_weight:
         return None
     if not isinstance(class_weight, dict) or not all(isinstance(k, int) and k >= 0 for k in class_weight):
         raise ValueError("`class_weight` must be a dict {class_index: weight} with non-negative integer keys. "
                          f"Received: {class_weight!r}")
-    table = torch.ones(max(class_weight) + 1, dtype=torch.float32)
+    table = torch.ones(max(max(class_weight) + 1, num_classes or 0), dtype=torch.float32)
     for label, weight in class_weight.items():
         table[label] = float(weight)
     return table.to(device)
