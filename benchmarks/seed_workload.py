@@ -121,6 +121,78 @@ def time_keras_epoch(data, trials: int) -> list[float]:
     return times
 
 
+def _torch_network() -> torch.nn.Module:
+    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 100), torch.nn.ReLU(),
+                               torch.nn.Dropout(0.3), torch.nn.Linear(100, 10))
+
+
+def time_poutyne_epoch(data, trials: int) -> list[float]:
+    import poutyne
+
+    x, y, xv, yv = data
+    network = _torch_network()
+    model = poutyne.Model(network, torch.optim.Adam(network.parameters(), lr=1e-3, eps=1e-7), "cross_entropy",
+                          batch_metrics=["accuracy"])
+    times = []
+    for _ in range(trials):
+        start = time.perf_counter()
+        model.fit(x, y, validation_data=(xv, yv), epochs=1, batch_size=BATCH_SIZE, verbose=False)
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def time_lightning_epoch(data, trials: int) -> list[float]:
+    import logging
+    import warnings
+
+    import lightning
+
+    for logger in ("lightning", "lightning.pytorch", "lightning.fabric"):
+        logging.getLogger(logger).setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", module="lightning")
+    x, y, xv, yv = data
+
+    class Classifier(lightning.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.network = _torch_network()
+
+        def _loss_and_accuracy(self, batch):
+            inputs, targets = batch
+            logits = self.network(inputs)
+            return torch.nn.functional.cross_entropy(logits, targets), (logits.argmax(1) == targets).float().mean()
+
+        def training_step(self, batch, batch_index):
+            loss, accuracy = self._loss_and_accuracy(batch)
+            self.log_dict({"loss": loss, "accuracy": accuracy}, on_step=False, on_epoch=True)
+            return loss
+
+        def validation_step(self, batch, batch_index):
+            loss, accuracy = self._loss_and_accuracy(batch)
+            self.log_dict({"val_loss": loss, "val_accuracy": accuracy}, on_step=False, on_epoch=True)
+
+        def configure_optimizers(self):
+            return torch.optim.Adam(self.parameters(), lr=1e-3, eps=1e-7)
+
+    loader = torch.utils.data.DataLoader
+    train = loader(torch.utils.data.TensorDataset(torch.from_numpy(x), torch.from_numpy(y)),
+                   batch_size=BATCH_SIZE, shuffle=True)
+    val = loader(torch.utils.data.TensorDataset(torch.from_numpy(xv), torch.from_numpy(yv)), batch_size=VALIDATION_BATCH)
+    module, times = Classifier(), []
+    for _ in range(trials):
+        trainer = lightning.Trainer(max_epochs=1, accelerator="cpu", logger=False, enable_checkpointing=False,
+                                    enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0)
+        start = time.perf_counter()
+        trainer.fit(module, train, val)
+        times.append(time.perf_counter() - start)
+    return times
+
+
+PEER_TIMERS = {"keras": ("Keras {} (torch backend)", time_keras_epoch),
+               "poutyne": ("Poutyne {}", time_poutyne_epoch),
+               "lightning": ("Lightning {}", time_lightning_epoch)}
+
+
 def peers_available() -> list[str]:
     return [name for name in ("keras", "lightning", "poutyne") if importlib.util.find_spec(name)]
 
@@ -147,13 +219,11 @@ def main(argv=None) -> int:
     print(f"{'contender':<28}{'s/epoch (median)':>18}{'vs lean loop':>14}")
     print(f"{'lean PyTorch loop':<28}{lean_median:>18.3f}{1.0:>13.2f}x")
     print(f"{'epochal':<28}{epochal_median:>18.3f}{epochal_median / lean_median:>13.2f}x")
-    if not args.skip_peers and "keras" in peers_available():
-        keras_times = time_keras_epoch(data, max(2, args.trials // 2))
-        keras_median = statistics.median(keras_times[1:] or keras_times)
-        print(f"{'Keras ' + _version('keras') + ' (torch)':<28}{keras_median:>18.3f}{keras_median / lean_median:>13.2f}x")
-    for missing in ("lightning", "poutyne"):
-        if missing in peers_available():
-            print(f"{missing}: installed, but not timed by this script")
+    for peer in ([] if args.skip_peers else peers_available()):
+        label, timer = PEER_TIMERS[peer]
+        peer_times = timer(data, max(3, args.trials // 2))
+        peer_median = statistics.median(peer_times[1:])  # the first epoch includes warm-up
+        print(f"{label.format(_version(peer)):<28}{peer_median:>18.3f}{peer_median / lean_median:>13.2f}x")
     if not args.skip_accuracy:
         keras.utils.set_random_seed(0)
         x, y, xv, yv = data

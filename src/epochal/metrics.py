@@ -141,9 +141,10 @@ def _is_python_number(value: Any) -> bool:
 class Metric:
     """Base class of every stateful metric: accumulate with `update_state`, read with `result`.
 
-    Subclasses describe their state tensors in `_new_state(device)`; the base class creates them on
-    the device of the first batch (or the one given to `reset_state`), moves them if batches later
-    arrive elsewhere, and zeroes them in place on `reset_state()`.
+    Subclasses describe their state tensors in `_new_state(device)` and reach them through
+    `_state_on(batch_device)` in `update_state` and `_current_state()` in `result`. The base class
+    creates them on the device of the first batch (or the one given to `reset_state`), moves them
+    if batches later arrive elsewhere, and zeroes them in place on `reset_state()`.
 
     Args:
         name: the metric's name, which becomes its key in the training logs. Defaults to the class
@@ -156,7 +157,7 @@ class Metric:
         ...     def _new_state(self, device):
         ...         return {"batches": self._zeros((), device)}
         ...     def update_state(self, y_true, y_pred, sample_weight=None):
-        ...         self._state_on(_as_tensor(y_pred).device)["batches"].add_(1)
+        ...         self._state_on(y_pred.device)["batches"].add_(1)
         ...     def result(self):
         ...         return self._current_state()["batches"].clone()
         >>> counter = BatchCount(name="batches")
@@ -313,14 +314,18 @@ class Mean(Metric):
         if elements == 0:
             return
         if sample_weight is None:
-            state["total"].add_(values.sum(dtype=self._dtype), alpha=samples / elements)
+            state["total"].add_(self._sum(values), alpha=samples / elements)
             self._host_weight += samples
         elif _is_python_number(sample_weight):
             weight = float(sample_weight)
-            state["total"].add_(values.sum(dtype=self._dtype), alpha=weight / elements)
+            state["total"].add_(self._sum(values), alpha=weight / elements)
             self._host_weight += weight
         else:
             self._add_weighted(state, values, _as_tensor(sample_weight, values.device))
+
+    def _sum(self, values: torch.Tensor) -> torch.Tensor:
+        # A 0-d value (the engine's per-batch loss) is added as is: one kernel instead of two.
+        return values if values.ndim == 0 else values.sum(dtype=self._dtype)
 
     def _add_weighted(self, state: dict, values: torch.Tensor, weights: torch.Tensor) -> None:
         values, weights = _match_rank(values, weights.to(self._dtype))
@@ -773,63 +778,97 @@ class RootMeanSquaredError(Mean):
         return super().result().sqrt()
 
 
-class _CrossentropyMetric(_FixedFunctionMetric):
-    """Mean of a crossentropy from `epochal.losses`, looked up when the first batch arrives."""
-
-    _loss_name = ""
-
-    def __init__(self, name: str | None = None, dtype: Any = None, from_logits: bool = False) -> None:
-        super().__init__(
-            _LossFunction(self._loss_name), name=name or self._loss_name, dtype=dtype, from_logits=from_logits
-        )
-
-
-class BinaryCrossentropy(_CrossentropyMetric):
-    """Mean binary crossentropy (computed by `epochal.losses.binary_crossentropy`).
+class BinaryCrossentropy(_FixedFunctionMetric):
+    """Mean binary crossentropy, computed by `epochal.losses.binary_crossentropy`.
 
     Args:
         name: name of the metric. Defaults to 'binary_crossentropy'.
         dtype: dtype of the state. Defaults to 'float32'.
         from_logits: whether `y_pred` holds logits rather than probabilities. Defaults to False.
+        label_smoothing: squeeze labels towards 0.5 by this much. Defaults to 0.
 
     Example:
         >>> BinaryCrossentropy(from_logits=True).get_config()["from_logits"]
         True
     """
 
-    _loss_name = "binary_crossentropy"
+    def __init__(
+        self,
+        name: str = "binary_crossentropy",
+        dtype: Any = None,
+        from_logits: bool = False,
+        label_smoothing: float = 0,
+    ) -> None:
+        super().__init__(
+            _LossFunction("binary_crossentropy"),
+            name=name,
+            dtype=dtype,
+            from_logits=from_logits,
+            label_smoothing=label_smoothing,
+        )
 
 
-class CategoricalCrossentropy(_CrossentropyMetric):
-    """Mean categorical crossentropy of one-hot labels (`epochal.losses.categorical_crossentropy`).
+class CategoricalCrossentropy(_FixedFunctionMetric):
+    """Mean crossentropy of one-hot labels, computed by `epochal.losses.categorical_crossentropy`.
 
     Args:
         name: name of the metric. Defaults to 'categorical_crossentropy'.
         dtype: dtype of the state. Defaults to 'float32'.
         from_logits: whether `y_pred` holds logits rather than probabilities. Defaults to False.
+        label_smoothing: squeeze labels towards uniform by this much. Defaults to 0.
+        axis: the class axis. Defaults to -1.
 
     Example:
         >>> CategoricalCrossentropy().name
         'categorical_crossentropy'
     """
 
-    _loss_name = "categorical_crossentropy"
+    def __init__(
+        self,
+        name: str = "categorical_crossentropy",
+        dtype: Any = None,
+        from_logits: bool = False,
+        label_smoothing: float = 0,
+        axis: int = -1,
+    ) -> None:
+        super().__init__(
+            _LossFunction("categorical_crossentropy"),
+            name=name,
+            dtype=dtype,
+            from_logits=from_logits,
+            label_smoothing=label_smoothing,
+            axis=axis,
+        )
 
 
-class SparseCategoricalCrossentropy(_CrossentropyMetric):
-    """Mean crossentropy of integer labels (`epochal.losses.sparse_categorical_crossentropy`).
+class SparseCategoricalCrossentropy(_FixedFunctionMetric):
+    """Mean crossentropy of integer labels, computed by `epochal.losses.sparse_categorical_crossentropy`.
 
     Args:
         name: name of the metric. Defaults to 'sparse_categorical_crossentropy'.
         dtype: dtype of the state. Defaults to 'float32'.
         from_logits: whether `y_pred` holds logits rather than probabilities. Defaults to False.
+        axis: the class axis. Defaults to -1.
 
     Example:
         >>> SparseCategoricalCrossentropy().name
         'sparse_categorical_crossentropy'
     """
 
-    _loss_name = "sparse_categorical_crossentropy"
+    def __init__(
+        self,
+        name: str = "sparse_categorical_crossentropy",
+        dtype: Any = None,
+        from_logits: bool = False,
+        axis: int = -1,
+    ) -> None:
+        super().__init__(
+            _LossFunction("sparse_categorical_crossentropy"),
+            name=name,
+            dtype=dtype,
+            from_logits=from_logits,
+            axis=axis,
+        )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -867,8 +906,8 @@ class _ThresholdCounts(Metric):
     A prediction p falls in bucket k = the number of thresholds strictly below p: it is predicted
     positive at exactly the k lowest thresholds. The state is a histogram of shape
     (labels, 2, thresholds + 1) over (label column, y_true != 0, k), grown by one `index_add_` per
-    batch; `result()` turns it into counts per threshold with a reverse cumulative sum. That keeps
-    each update at a few kernels regardless of the number of thresholds.
+    batch; `result()` turns it into counts per threshold with cumulative sums. That keeps each
+    update at a few kernels regardless of the number of thresholds.
     """
 
     def __init__(
@@ -886,7 +925,8 @@ class _ThresholdCounts(Metric):
         # Where each user-ordered threshold sits among the sorted ones, to report results in the
         # order the user gave (Keras does not sort Precision's thresholds).
         self._user_order = sorted(range(len(order)), key=lambda index: order[index])
-        self._evenly_spaced = _is_evenly_spaced(self._sorted_thresholds) and self._sorted_thresholds == self.thresholds
+        # Keras only takes the ceil shortcut for thresholds given in ascending order.
+        self._evenly_spaced = self._sorted_thresholds == self.thresholds and _is_evenly_spaced(self.thresholds)
         self._with_epsilon = self._sorted_thresholds[0] < 0 or self._sorted_thresholds[-1] > 1
         self._multi_label = multi_label
         self._num_labels = num_labels if multi_label else 1
@@ -971,12 +1011,13 @@ class _ThresholdCounts(Metric):
     def _confusion(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """(tp, fp, tn, fn), each (labels, thresholds) with thresholds ascending."""
         counts = self._current_state()["counts"]
-        at_or_above = counts.flip(-1).cumsum(-1).flip(-1)
-        predicted_positive = at_or_above[..., 1:]
-        totals = at_or_above[..., 0:1]
+        # Bucket k is predicted positive at thresholds 0..k-1, so at threshold i the positives are
+        # buckets above i and the negatives buckets up to i. Summing each side directly (rather
+        # than subtracting from totals) keeps small counts exact next to large ones.
+        predicted_positive = counts.flip(-1).cumsum(-1).flip(-1)[..., 1:]
+        predicted_negative = counts.cumsum(-1)[..., :-1]
         false_positives, true_positives = predicted_positive[:, 0], predicted_positive[:, 1]
-        true_negatives = totals[:, 0] - false_positives
-        false_negatives = totals[:, 1] - true_positives
+        true_negatives, false_negatives = predicted_negative[:, 0], predicted_negative[:, 1]
         return true_positives, false_positives, true_negatives, false_negatives
 
     def _in_user_order(self, per_threshold: torch.Tensor) -> torch.Tensor:
@@ -1125,7 +1166,8 @@ class _PrecisionRecallBase(_ThresholdCounts):
 
     def _select(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if self.top_k is not None:
-            kept = torch.zeros_like(y_pred, dtype=torch.bool).scatter_(-1, y_pred.topk(self.top_k, dim=-1).indices, True)
+            top_indices = y_pred.topk(self.top_k, dim=-1).indices
+            kept = torch.zeros_like(y_pred, dtype=torch.bool).scatter_(-1, top_indices, True)
             y_pred = torch.where(kept, y_pred, NEG_INF)
         if self.class_id is not None:
             if y_pred.ndim < 2:
@@ -1249,7 +1291,8 @@ class AUC(_ThresholdCounts):
         else:
             if not isinstance(num_thresholds, int) or isinstance(num_thresholds, bool) or num_thresholds <= 1:
                 raise ValueError(
-                    f"`num_thresholds` must be an integer greater than 1. Received: num_thresholds={num_thresholds!r}"
+                    "`num_thresholds` must be an integer greater than 1. "
+                    f"Received: num_thresholds={num_thresholds!r}"
                 )
             inner = [(index + 1) / (num_thresholds - 1) for index in range(num_thresholds - 2)]
         super().__init__(
@@ -1553,7 +1596,9 @@ _LOSS_FAMILIES = {
 
 def _output_kind(y_true_shape: Sequence, y_pred_shape: Sequence, loss_name: str | None) -> str:
     """'binary', 'sparse' or 'categorical': what kind of labels and outputs a model has."""
-    loss_family = _LOSS_FAMILIES.get(canonical(loss_name).replace("_", "")) if isinstance(loss_name, str) else None
+    loss_family = None
+    if isinstance(loss_name, str):
+        loss_family = _LOSS_FAMILIES.get(canonical(loss_name).replace("_", ""))
     true_rank, pred_rank = len(y_true_shape), len(y_pred_shape)
     pred_last = y_pred_shape[-1] if pred_rank else None
     true_last = y_true_shape[-1] if true_rank else None

@@ -41,10 +41,10 @@ def load_data(path: str = "mnist.npz") -> idx.TrainTest:
             the message lists every place searched and how to get the data.
         CorruptDatasetError: (a ValueError) If a file is damaged or a download's SHA-256 is wrong.
 
-    Example (skipped by the doctest run, as it may need the network):
-        >>> (x_train, y_train), (x_test, y_test) = load_data()  # doctest: +SKIP
-        >>> x_train.shape, y_train.dtype  # doctest: +SKIP
-        ((60000, 28, 28), dtype('uint8'))
+    Example (not run as a doctest: it may need the network)::
+
+        (x_train, y_train), (x_test, y_test) = load_data()
+        x_train.shape, y_train.dtype  # ((60000, 28, 28), dtype('uint8'))
     """
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(

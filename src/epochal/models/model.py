@@ -274,6 +274,12 @@ class Model(Layer):
 
         load_weights(self, filepath, skip_mismatch=skip_mismatch, by_name=by_name, **kwargs)
 
+    def __reduce__(self):
+        # Pickle (and deepcopy) as the bytes of a '.keras' file, never as tensors and code.
+        from epochal.saving.pickling import reduce_model
+
+        return reduce_model(self)
+
 
 def _json_default(value: Any):
     if isinstance(value, tuple):

@@ -1,0 +1,188 @@
+"""BackupAndRestore: an interrupted fit, resumed, ends bit-identical to an uninterrupted one."""
+from __future__ import annotations
+
+import os
+import random
+import time
+
+import numpy as np
+import pytest
+import torch
+
+import epochal as keras
+from epochal.callbacks import BackupAndRestore
+from epochal.callbacks.backup_and_restore import capture_random_states, restore_random_states
+from training_workers import EPOCHS, data, dropout_model, forkserver, train_with_backup
+
+
+class Interrupt(keras.callbacks.Callback):
+    """Raise (a crash) at the start of `epoch`, or after `batch` of that epoch."""
+
+    def __init__(self, epoch: int, batch: int | None = None):
+        super().__init__()
+        self.epoch, self.batch, self._current_epoch = epoch, batch, 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._current_epoch = epoch
+        if epoch == self.epoch and self.batch is None:
+            raise RuntimeError("interrupted")
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self._current_epoch == self.epoch and batch == self.batch:
+            raise RuntimeError("interrupted")
+
+
+def fit(model, callbacks, epochs=EPOCHS):
+    x, y = data(192)
+    return model.fit(x, y, batch_size=16, epochs=epochs, validation_split=0.25, verbose=0, callbacks=callbacks)
+
+
+def uninterrupted_weights():
+    keras.utils.set_random_seed(3)
+    model = dropout_model()
+    fit(model, [])
+    return model.get_weights()
+
+
+def interrupted_then_resumed(backup_dir, interrupt, **arguments):
+    keras.utils.set_random_seed(3)
+    with pytest.raises(RuntimeError, match="interrupted"):
+        fit(dropout_model(), [BackupAndRestore(backup_dir, **arguments), interrupt])
+    # A new process would build a fresh model with other random numbers: simulate that.
+    keras.utils.set_random_seed(99)
+    random.random(), np.random.random()
+    model = dropout_model()
+    history = fit(model, [BackupAndRestore(backup_dir, **arguments)])
+    return model.get_weights(), history
+
+
+@pytest.mark.parametrize("interrupt", [Interrupt(epoch=3), Interrupt(epoch=2, batch=4)],
+                         ids=["between-epochs", "mid-epoch"])
+def test_resumed_run_is_bit_identical_to_an_uninterrupted_one(tmp_path, interrupt):
+    expected = uninterrupted_weights()
+    weights, history = interrupted_then_resumed(tmp_path / "backup", interrupt)
+    assert history.epoch == list(range(interrupt.epoch, EPOCHS))
+    for resumed, reference in zip(weights, expected):
+        np.testing.assert_array_equal(resumed, reference)
+    assert not (tmp_path / "backup").exists()  # deleted once training finished
+
+
+def test_random_states_round_trip():
+    states = capture_random_states()
+    first = (torch.rand(3), np.random.random(3), [random.random() for _ in range(3)], random.gauss(0, 1))
+    restore_random_states(states)
+    again = (torch.rand(3), np.random.random(3), [random.random() for _ in range(3)], random.gauss(0, 1))
+    assert torch.equal(first[0], again[0]) and np.array_equal(first[1], again[1]) and first[2:] == again[2:]
+
+
+def test_backup_loads_without_pickle_and_holds_the_training_state(tmp_path):
+    keras.utils.set_random_seed(3)
+    model = dropout_model()
+    fit(model, [BackupAndRestore(tmp_path, delete_checkpoint=False)], epochs=2)
+    state = torch.load(tmp_path / "latest.pt", weights_only=True)
+    assert (state["epoch"], state["batch"]) == (2, 0)
+    assert state["optimizer"]["iterations"] == model.optimizer.iterations == 18
+    for saved, current in zip(state["weights"], model.state_dict().values()):
+        assert torch.equal(saved, current)
+
+
+def test_integer_save_freq_backs_up_mid_epoch_and_redoes_that_epoch(tmp_path):
+    keras.utils.set_random_seed(3)
+    with pytest.raises(RuntimeError):
+        fit(dropout_model(), [BackupAndRestore(tmp_path, save_freq=4), Interrupt(epoch=1, batch=5)])
+    state = torch.load(tmp_path / "latest.pt", weights_only=True)
+    # 9 batches an epoch: saves after the 4th and 8th batch of epoch 0, then after the 3rd of epoch 1.
+    assert (state["epoch"], state["batch"], state["optimizer"]["iterations"]) == (1, 3, 12)
+    history = fit(dropout_model(), [BackupAndRestore(tmp_path, save_freq=4)])
+    assert history.epoch == list(range(1, EPOCHS))
+
+
+def test_a_backup_of_another_model_is_refused(tmp_path):
+    with pytest.raises(RuntimeError):
+        fit(dropout_model(), [BackupAndRestore(tmp_path), Interrupt(epoch=1)])
+    other = keras.Sequential([keras.Input(shape=(32,)), keras.layers.Dense(4, activation="softmax")])
+    other.compile(loss="sparse_categorical_crossentropy", optimizer="adam")
+    with pytest.raises(ValueError, match="another model"):
+        fit(other, [BackupAndRestore(tmp_path)])
+
+
+def test_a_damaged_backup_falls_back_to_the_previous_one(tmp_path):
+    with pytest.raises(RuntimeError):
+        fit(dropout_model(), [BackupAndRestore(tmp_path, double_checkpoint=True), Interrupt(epoch=3)])
+    (tmp_path / "latest.pt").write_bytes(b"damaged")
+    history = fit(dropout_model(), [BackupAndRestore(tmp_path, double_checkpoint=True)])
+    assert history.epoch == list(range(2, EPOCHS))
+
+
+def test_a_damaged_backup_without_a_previous_one_says_what_to_do(tmp_path):
+    with pytest.raises(RuntimeError):
+        fit(dropout_model(), [BackupAndRestore(tmp_path), Interrupt(epoch=1)])
+    (tmp_path / "latest.pt").write_bytes(b"")
+    with pytest.raises(OSError, match="Delete"):
+        fit(dropout_model(), [BackupAndRestore(tmp_path)])
+
+
+def test_a_foreign_file_is_refused(tmp_path):
+    torch.save({"weights": []}, tmp_path / "latest.pt")
+    with pytest.raises(ValueError, match="not a backup"):
+        fit(dropout_model(), [BackupAndRestore(tmp_path)])
+
+
+def test_cleanup_removes_only_the_backup(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    fit(dropout_model(), [BackupAndRestore(tmp_path)], epochs=1)
+    assert sorted(os.listdir(tmp_path)) == ["notes.txt"]
+    fit(dropout_model(), [BackupAndRestore(tmp_path / "kept", delete_checkpoint=False)], epochs=1)
+    assert os.listdir(tmp_path / "kept") == ["latest.pt"]
+
+
+@pytest.mark.parametrize("arguments", [{"backup_dir": ""}, {"backup_dir": "b", "save_freq": 0},
+                                       {"backup_dir": "b", "save_freq": "batch"}])
+def test_bad_arguments(arguments):
+    with pytest.raises(ValueError):
+        BackupAndRestore(**arguments)
+
+
+def _run_child(context, target, *arguments):
+    queue = context.Queue()
+    process = context.Process(target=target, args=(*arguments, queue))
+    process.start()
+    return process, queue
+
+
+def test_sigkilled_process_resumes_bit_identical(tmp_path):
+    """Kill a training process with SIGKILL at random moments after its first epoch; each restart
+    with BackupAndRestore ends with exactly the weights of a run that was never interrupted."""
+    context = forkserver()
+    reference_path = str(tmp_path / "reference.npz")
+    process, queue = _run_child(context, train_with_backup, None, reference_path, 3, False)
+    _wait_for(queue, "done")
+    process.join(timeout=60)
+    reference = np.load(reference_path)
+    rng = random.Random(5)
+    for attempt in range(2):
+        kill_at = ("batch", rng.randint(1, EPOCHS - 2), rng.randrange(28))
+        backup_dir = str(tmp_path / f"backup{attempt}")
+        process, queue = _run_child(context, train_with_backup, backup_dir, None, 3, True)
+        while queue.get(timeout=120) != kill_at:
+            pass
+        time.sleep(rng.uniform(0, 0.005))
+        process.kill()
+        process.join(timeout=60)
+        assert process.exitcode == -9 and os.path.exists(os.path.join(backup_dir, "latest.pt"))
+
+        result = str(tmp_path / f"resumed{attempt}.npz")
+        process, queue = _run_child(context, train_with_backup, backup_dir, result, 11, False)  # another seed
+        resumed_epochs = _wait_for(queue, "done")
+        process.join(timeout=60)
+        assert kill_at[1] <= resumed_epochs[0] <= EPOCHS - 1 and resumed_epochs[-1] == EPOCHS - 1
+        resumed = np.load(result)
+        for name in reference.files:
+            np.testing.assert_array_equal(resumed[name], reference[name])
+
+
+def _wait_for(queue, kind):
+    while True:
+        message = queue.get(timeout=120)
+        if message[0] == kind:
+            return message[1]

@@ -1,0 +1,221 @@
+"""The `epochal` command line through its real entry points: exit codes 0 / 1 / 2 for every command.
+
+Subprocess runs (`python -m epochal`, the installed `epochal` script) prove the entry points; the
+error matrix calls `main()` in-process, which is what both entry points run, to keep the suite fast.
+(`epochal tutorial --quick` runs end to end in tests/test_tutorial.py.)
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import sysconfig
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from epochal import cli, report
+
+FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "keras"
+SEED_MODEL_PARAMS = "Total params: 79,510"
+OVERFITTING = {"loss": [0.9, 0.7, 0.5, 0.4, 0.3, 0.2], "val_loss": [1.0, 0.8, 0.7, 0.75, 0.8, 0.9]}
+IMPROVING = {"loss": [0.9, 0.7, 0.5], "val_loss": [1.0, 0.8, 0.7]}
+
+
+def run_module(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "epochal", *args], capture_output=True, text=True,
+                          encoding="utf-8", cwd=cwd, timeout=300)
+
+
+def assert_one_line_error(stderr: str, command: str) -> None:
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith(f"epochal {command}: error: ")
+    assert "Traceback" not in stderr
+
+
+# ---------------------------------------------------------------------------------- entry points
+def test_installed_console_script_runs_main():
+    script = Path(sysconfig.get_path("scripts")) / "epochal"
+    assert script.is_file(), "epochal is not installed: run `pip install -e .`"
+    completed = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 0
+    for command in ("tutorial", "train", "plot", "inspect"):
+        assert command in completed.stdout
+
+
+def test_module_entry_point_reports_failure_in_one_line(tmp_path):
+    completed = run_module("inspect", str(tmp_path / "missing.keras"))
+    assert completed.returncode == 1
+    assert_one_line_error(completed.stderr, "inspect")
+    assert "missing.keras" in completed.stderr
+
+
+def test_module_entry_point_reports_bad_usage_with_code_2():
+    completed = run_module("train", "--epochs", "zero")
+    assert completed.returncode == 2
+    assert "usage: epochal train" in completed.stderr and "--epochs" in completed.stderr
+
+
+@pytest.mark.parametrize("command", [[], ["tutorial"], ["train"], ["plot"], ["inspect"]])
+def test_every_command_has_help(command, capsys):
+    assert cli.main([*command, "--help"]) == 0
+    assert "usage: epochal" in capsys.readouterr().out
+
+
+def test_version(capsys):
+    assert cli.main(["--version"]) == 0
+    assert capsys.readouterr().out.startswith("epochal ")
+
+
+# ---------------------------------------------------------------------------------- bad usage: 2
+@pytest.mark.parametrize("argv, message", [
+    ([], "usage: epochal"),
+    (["nope"], "invalid choice"),
+    (["tutorial", "--epochs", "0"], "positive integer"),
+    (["train", "--dropout", "1.5"], "rate in [0, 1)"),
+    (["train", "--learning-rate", "-1"], "positive number"),
+    (["train", "--optimizer", "adamm"], "Did you mean 'adam'"),
+    (["train", "--dataset", "cifar"], "invalid choice"),
+    (["train", "--dataset", "mnist", "--subset"], "--subset exists only for fashion_mnist"),
+    (["plot"], "required: HISTORY"),
+    (["plot", "a.json", "--dpi", "0"], "positive integer"),
+    (["inspect"], "required: FILE"),
+])
+def test_bad_usage_exits_2(argv, message, capsys):
+    assert cli.main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------------- failures: 1
+def write_history(path: Path, history: dict, label: str = "") -> Path:
+    return report.write_text_atomic(path, report.history_to_json(history, label))
+
+
+@pytest.mark.parametrize("content", ["{broken", '{"loss": "abc"}'])
+def test_plot_of_unreadable_history_fails_in_one_line(tmp_path, content, capsys):
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    assert cli.main(["plot", str(path), "--out", str(tmp_path / "c.png")]) == 1
+    assert_one_line_error(capsys.readouterr().err, "plot")
+    assert not (tmp_path / "c.png").exists()
+
+
+def test_plot_of_missing_metric_fails_naming_the_keys(tmp_path, capsys):
+    path = write_history(tmp_path / "h.json", IMPROVING)
+    assert cli.main(["plot", str(path), "--metrics", "accuracy", "--out", str(tmp_path / "c.png")]) == 1
+    err = capsys.readouterr().err
+    assert_one_line_error(err, "plot")
+    assert "'accuracy'" in err
+
+
+def test_plot_with_wrong_number_of_labels_fails(tmp_path, capsys):
+    path = write_history(tmp_path / "h.json", IMPROVING)
+    assert cli.main(["plot", str(path), "--labels", "a", "b", "--out", str(tmp_path / "c.png")]) == 1
+    assert_one_line_error(capsys.readouterr().err, "plot")
+
+
+def test_inspect_of_a_file_that_is_not_a_model_fails(tmp_path, capsys):
+    path = tmp_path / "notes.h5"
+    path.write_text("not an HDF5 file")
+    assert cli.main(["inspect", str(path)]) == 1
+    assert_one_line_error(capsys.readouterr().err, "inspect")
+
+
+def test_multi_line_errors_become_one_line_and_debug_shows_all(tmp_path, monkeypatch, capsys):
+    from epochal.datasets import DatasetNotFoundError, mnist
+
+    def not_found(*args, **kwargs):
+        raise DatasetNotFoundError("MNIST was not found. Searched:\n  /a\n  /b")
+
+    monkeypatch.setattr(mnist, "load_data", not_found)
+    assert cli.main(["train", "--dataset", "mnist", "--out", str(tmp_path / "run")]) == 1
+    err = capsys.readouterr().err
+    assert_one_line_error(err, "train")
+    assert "MNIST was not found. Searched: (run with --debug for details)" in err
+    assert cli.main(["train", "--dataset", "mnist", "--out", str(tmp_path / "run"), "--debug"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "/b" in err
+
+
+# ---------------------------------------------------------------------------------- plot: 0
+def test_plot_compares_json_and_csv_histories(tmp_path):
+    first = write_history(tmp_path / "rmsprop.json", OVERFITTING, "rmsprop")
+    second = report.write_text_atomic(tmp_path / "adam.csv", report.history_to_csv(IMPROVING))
+    out = tmp_path / "figures" / "compare.png"
+    completed = run_module("plot", str(first), str(second), "--out", str(out), "--metrics", "loss", "val_loss",
+                           "--title", "rmsprop vs adam", "--dpi", "50")
+    assert completed.returncode == 0, completed.stderr
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert f"wrote {out}" in completed.stdout
+    assert "rmsprop: Overfitting from epoch 4" in completed.stdout
+    assert "adam: No overfitting" in completed.stdout
+
+
+def test_plot_labels_files_that_share_a_name_by_path(tmp_path, capsys):
+    paths = [write_history(tmp_path / run / "history.json", IMPROVING) for run in ("a", "b")]
+    assert cli.main(["plot", *map(str, paths), "--out", str(tmp_path / "c.png"), "--dpi", "30"]) == 0
+    out = capsys.readouterr().out
+    assert str(tmp_path / "a" / "history") + ":" in out and str(tmp_path / "b" / "history") + ":" in out
+
+
+# ---------------------------------------------------------------------------------- inspect: 0
+@pytest.mark.parametrize("name", ["k3_seed_rmsprop.keras", "k3_seed_dropout_adam.h5", "tk2_seed_dropout_adam.h5"])
+def test_inspect_prints_the_summary_of_keras_made_files(name, capsys):
+    assert cli.main(["inspect", str(FIXTURES / name)]) == 0
+    out = capsys.readouterr().out
+    assert SEED_MODEL_PARAMS in out and "Dense" in out and name in out
+
+
+# ---------------------------------------------------------------------------------- train: 0
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    """`python -m epochal train --quick --subset ...`, run once for the tests below."""
+    out = tmp_path_factory.mktemp("train") / "adam-dropout"
+    completed = run_module("train", "--quick", "--subset", "--epochs", "3", "--dropout", "0.3", "--optimizer",
+                           "adam", "--learning-rate", "0.002", "--patience", "1", "--hidden", "64",
+                           "--batch-size", "64", "--out", str(out))
+    return completed, out
+
+
+def test_train_writes_model_history_curves_and_report(trained_run):
+    completed, out = trained_run
+    assert completed.returncode == 0, completed.stderr
+    for name in ("model.keras", "model.h5", "history.json", "history.csv", "loss.png", "accuracy.png",
+                 "report.html"):
+        assert (out / name).is_file(), name
+    assert "built-in subset" in completed.stdout and "Diagnosis" in completed.stdout
+    document = json.loads((out / "history.json").read_text())
+    assert document["label"] == "adam-dropout"
+    assert document["config"]["optimizer"] == "adam" and document["config"]["learning_rate"] == 0.002
+    assert document["config"]["dropout"] == 0.3 and document["config"]["hidden"] == 64
+    epochs = len(document["history"]["loss"])
+    assert 1 <= epochs <= 3
+    assert set(document["history"]) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    csv_lines = (out / "history.csv").read_text().splitlines()
+    assert csv_lines[0].split(",") == ["epoch", "loss", "accuracy", "val_loss", "val_accuracy"]
+    assert len(csv_lines) == 1 + epochs
+
+
+def test_train_report_embeds_both_figures(trained_run):
+    _completed, out = trained_run
+    sources = []
+
+    class Images(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            if tag == "img":
+                sources.append(dict(attrs)["src"])
+
+    Images().feed((out / "report.html").read_text(encoding="utf-8"))
+    assert len(sources) == 2 and all(source.startswith("data:image/png;base64,") for source in sources)
+
+
+def test_inspect_and_plot_read_what_train_wrote(trained_run):
+    _completed, out = trained_run
+    completed = run_module("inspect", str(out / "model.keras"))
+    assert completed.returncode == 0, completed.stderr
+    assert "Dropout" in completed.stdout and "Total params: 51,530" in completed.stdout  # 784*64+64 + 64*10+10
+    assert cli.main(["inspect", str(out / "model.h5")]) == 0
+    assert cli.main(["plot", str(out / "history.json"), str(out / "history.csv"), "--labels", "json", "csv",
+                     "--out", str(out / "both.png"), "--dpi", "30"]) == 0
