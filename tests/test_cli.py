@@ -123,6 +123,13 @@ def test_inspect_of_a_file_that_is_not_a_model_fails(tmp_path, capsys):
     assert_one_line_error(capsys.readouterr().err, "inspect")
 
 
+def test_inspect_of_a_weights_only_file_says_how_to_load_it(capsys):
+    assert cli.main(["inspect", str(FIXTURES / "k3_seed_dropout_adam.weights.h5")]) == 1
+    err = capsys.readouterr().err
+    assert_one_line_error(err, "inspect")
+    assert "load_weights" in err
+
+
 def test_multi_line_errors_become_one_line_and_debug_shows_all(tmp_path, monkeypatch, capsys):
     from epochal.datasets import DatasetNotFoundError, mnist
 
@@ -215,7 +222,7 @@ def test_inspect_and_plot_read_what_train_wrote(trained_run):
     _completed, out = trained_run
     completed = run_module("inspect", str(out / "model.keras"))
     assert completed.returncode == 0, completed.stderr
-    assert "Dropout" in completed.stdout and "Total params: 51,530" in completed.stdout  # 784*64+64 + 64*10+10
+    assert "Dropout" in completed.stdout and "Total params: 50,890" in completed.stdout  # 784*64+64 + 64*10+10
     assert cli.main(["inspect", str(out / "model.h5")]) == 0
     assert cli.main(["plot", str(out / "history.json"), str(out / "history.csv"), "--labels", "json", "csv",
                      "--out", str(out / "both.png"), "--dpi", "30"]) == 0

@@ -126,6 +126,7 @@ def _add_tutorial(commands: Any) -> None:
                          help=f"a short version ({QUICK_SAMPLES} images, few epochs) that runs in under a minute")
     command.add_argument("--subset", action="store_true",
                          help="use the built-in Fashion-MNIST subset even if the full data set is found")
+    _add_threads(command)
     command.set_defaults(handler=_run_tutorial)
 
 
@@ -160,7 +161,27 @@ def _add_train(commands: Any) -> None:
     command.add_argument("--subset", action="store_true",
                          help="fashion_mnist only: use the built-in subset even if the full data set is found")
     command.add_argument("--seed", type=_non_negative_int, default=42, help="random seed (default: %(default)s)")
+    _add_threads(command)
     command.set_defaults(handler=_run_train, usage_problem=_train_usage_problem)
+
+
+def _add_threads(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--threads", type=_positive_int, metavar="N",
+                         help="CPU threads for PyTorch (default: 1 with --quick, else PyTorch's choice)")
+
+
+def _use_threads(args: argparse.Namespace) -> None:
+    """Apply --threads; --quick defaults to one thread.
+
+    The lesson's model is small: its matrix products gain little from several threads, and when other
+    programs share the cores, waiting threads make an epoch several times slower (measured 10x on two
+    busy cores), which would break --quick's promise of under a minute.
+    """
+    threads = args.threads or (1 if args.quick else None)
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
 
 
 def _add_plot(commands: Any) -> None:
@@ -199,23 +220,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         0 on success, 1 on failure (the reason is printed on stderr in one line), 2 on bad usage.
 
     Example:
-        >>> main(["inspect"])  # doctest: +SKIP
+        >>> main(["train", "--epochs", "0"])  # argparse prints the usage and the reason on stderr
         2
     """
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
+        _check_usage(parser, args)
     except SystemExit as exit_request:  # argparse: --help, --version (0) or a usage error (2).
         return _exit_code(exit_request)
-    if args.command is None:
-        parser.print_help(sys.stderr)
-        return EXIT_USAGE
-    problem = getattr(args, "usage_problem", lambda _args: None)(args)
-    if problem:
-        try:
-            args.subparser.error(problem)
-        except SystemExit as exit_request:
-            return _exit_code(exit_request)
     try:
         return args.handler(args)
     except KeyboardInterrupt:
@@ -226,6 +239,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         print(f"{PROG} {args.command}: error: {_one_line(error, args.debug)}", file=sys.stderr)
         return EXIT_FAILURE
+
+
+def _check_usage(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Exit with code 2 for what argparse cannot check alone: no command, or conflicting flags."""
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+    problem = getattr(args, "usage_problem", lambda _args: None)(args)
+    if problem:
+        args.subparser.error(problem)
 
 
 def _exit_code(exit_request: SystemExit) -> int:
@@ -252,6 +275,7 @@ def _fit_verbosity() -> int:
 def _run_tutorial(args: argparse.Namespace) -> int:
     from epochal import tutorial
 
+    _use_threads(args)
     settings = tutorial.TutorialSettings.create(args.out, epochs=args.epochs, quick=args.quick,
                                                 force_subset=args.subset, verbose=_fit_verbosity())
     result = tutorial.run_tutorial(settings, print_fn=lambda line: print(line, flush=True))
@@ -311,6 +335,7 @@ def _run_train(args: argparse.Namespace) -> int:
 
     if args.epochs is None:
         args.epochs = QUICK_TRAIN_EPOCHS if args.quick else 20
+    _use_threads(args)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     images, labels, note = _load_training_data(args)

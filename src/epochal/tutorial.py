@@ -156,7 +156,10 @@ def load_fashion_mnist(force_subset: bool = False) -> tuple[tuple[np.ndarray, np
 # ---------------------------------------------------------------------------------- step texts
 @dataclasses.dataclass(frozen=True)
 class Step:
-    """One step of the lesson: the note's heading (Korean), an English title and explanation."""
+    """One step of the lesson: the note's heading (Korean), an English title and explanation.
+
+    The title may hold ``{epochs}`` and ``{short_epochs}``, filled in with the run's settings.
+    """
 
     heading: str
     title: str
@@ -173,7 +176,7 @@ STEPS: dict[str, Step] = {
         "as a validation set: train_test_split(train_scaled, train_target, test_size=0.2, random_state=42).",
     ),
     "loss_curve": Step(
-        "손실 곡선", "The loss curve: 5 epochs with rmsprop",
+        "손실 곡선", "The loss curve: {short_epochs} epochs with rmsprop",
         "model_create(a_layer=None) builds Flatten(input_shape=(28, 28)) -> Dense(100, relu) -> [a_layer] -> "
         "Dense(10, softmax); softmax because this is multi-class classification. "
         "model.compile(loss='sparse_categorical_crossentropy', metrics='accuracy') keeps Keras's default "
@@ -181,13 +184,13 @@ STEPS: dict[str, Step] = {
         "history.history holds each metric per epoch ('loss', 'accuracy'), and plotting it gives the loss curve.",
     ),
     "longer": Step(
-        "손실 곡선", "More epochs: loss and accuracy over 20 epochs",
+        "손실 곡선", "More epochs: loss and accuracy over {epochs} epochs",
         "With more epochs the training loss keeps falling and the accuracy keeps rising, so the model seems "
         "to get better. But training repeats over the same data, so the model may overfit (or underfit): "
         "the training curves alone cannot tell.",
     ),
     "validation": Step(
-        "손실 곡선", "Validation loss: 20 epochs with validation_data",
+        "손실 곡선", "Validation loss: {epochs} epochs with validation_data",
         "To see overfitting we need the score on a validation set, not only on the training set. "
         "fit(..., validation_data=(val_scaled, val_target)) also records 'val_loss' and 'val_accuracy'. "
         "The training loss keeps falling towards 0, while the validation loss falls, then its decrease "
@@ -324,12 +327,16 @@ class _Lesson:
         self._output: list[str] = []
 
     # ------------------------------------------------------------------ bookkeeping
+    def title(self, key: str) -> str:
+        """The step's title with this run's epoch counts (the note's are 5 and 20)."""
+        return STEPS[key].title.format(epochs=self.settings.epochs, short_epochs=self.settings.short_epochs)
+
     def begin(self, key: str) -> None:
         step = STEPS[key]
         self.step_count += 1
         self._output = []
         self.print("")
-        self.print(f"== Step {self.step_count}/{len(STEPS)}: {step.title} (「{step.heading}」) ==")
+        self.print(f"== Step {self.step_count}/{len(STEPS)}: {self.title(key)} (「{step.heading}」) ==")
         for line in textwrap.wrap(step.text, width=100):
             self.print(line)
         self.print("")
@@ -344,7 +351,7 @@ class _Lesson:
 
         step = STEPS[key]
         self.sections.append(report.Section(
-            f"{self.step_count}. {step.title} ({step.heading})", [step.text], "\n".join(self._output), figures))
+            f"{self.step_count}. {self.title(key)} ({step.heading})", [step.text], "\n".join(self._output), figures))
 
     def wrote(self, path: Path) -> Path:
         self.result.files.append(path)

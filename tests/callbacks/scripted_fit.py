@@ -6,9 +6,20 @@ from __future__ import annotations
 
 from typing import Callable, Iterable, Optional, Sequence
 
+import pytest
 import torch
 
 import epochal as keras
+
+
+@pytest.fixture
+def one_thread():
+    """Train on one thread: these models are tiny, and on a shared 2-core machine two torch threads
+    competing with other processes make a step ten times slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def small_model(learning_rate: float = 0.1):

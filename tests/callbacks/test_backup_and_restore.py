@@ -13,6 +13,9 @@ import epochal as keras
 from epochal.callbacks import BackupAndRestore
 from epochal.callbacks.backup_and_restore import capture_random_states, restore_random_states
 from training_workers import EPOCHS, data, dropout_model, forkserver, train_with_backup
+from scripted_fit import one_thread  # noqa: F401 (a fixture)
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 class Interrupt(keras.callbacks.Callback):

@@ -15,8 +15,6 @@ from scripted_fit import recording_model, run_script, small_model  # noqa: E402
 from test_early_stopping import CASES as EARLY_STOPPING_CASES  # noqa: E402
 
 assert real_keras.backend.backend() == "torch"
-# Keras's torch backend trips NumPy 2's __array__ deprecation on every value it converts.
-pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
 
 
 class KerasModelStub:

@@ -6,7 +6,10 @@ import pytest
 
 import epochal as keras
 from epochal.callbacks import CSVLogger
+from scripted_fit import one_thread  # noqa: F401 (a fixture)
 from scripted_fit import run_script, small_model
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def write_log(path, epoch_logs, **arguments):

@@ -9,7 +9,10 @@ import pytest
 
 import epochal as keras
 from epochal.callbacks import EarlyStopping
+from scripted_fit import one_thread  # noqa: F401 (a fixture)
 from scripted_fit import mark_weights, run_script, small_model, weight_marker
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 NAN = math.nan
 

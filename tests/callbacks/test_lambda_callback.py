@@ -6,6 +6,9 @@ import pytest
 
 import epochal as keras
 from epochal.callbacks import LambdaCallback
+from scripted_fit import one_thread  # noqa: F401 (a fixture)
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_every_given_function_runs_at_its_hook():

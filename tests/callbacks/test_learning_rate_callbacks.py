@@ -9,7 +9,10 @@ import torch
 
 import epochal as keras
 from epochal.callbacks import LearningRateScheduler, ReduceLROnPlateau
+from scripted_fit import one_thread  # noqa: F401 (a fixture)
 from scripted_fit import run_script, small_model
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def run_with_rates(callback, values, monitor="val_loss", learning_rate=0.1):

@@ -6,7 +6,7 @@ import warnings
 
 import pytest
 
-from epochal.callbacks import ModelCheckpoint
+from epochal.callbacks import CallbackList, ModelCheckpoint
 from scripted_fit import recording_model, run_script
 
 
@@ -24,7 +24,8 @@ def saved_paths(callback, values, monitor="val_loss", batches_per_epoch=0):
      ["m-01-0.50.keras", "m-03-0.40.keras"]),
     ({"filepath": "m-{epoch}.keras", "save_best_only": True, "initial_value_threshold": 0.45}, [0.5, 0.4, 0.42],
      ["m-2.keras"]),
-    ({"filepath": "m-{epoch}.keras", "save_best_only": True, "mode": "max"}, [0.5, 0.4, 0.7], ["m-1.keras", "m-3.keras"]),
+    ({"filepath": "m-{epoch}.keras", "save_best_only": True, "mode": "max"}, [0.5, 0.4, 0.7],
+     ["m-1.keras", "m-3.keras"]),
     ({"filepath": "w-{epoch}.weights.h5", "save_weights_only": True}, [0.5], ["w-1.weights.h5"]),
 ])
 def test_files_saved_per_epoch(arguments, values, expected):
@@ -115,3 +116,9 @@ def test_verbose_reports_each_decision(capsys):
     assert "val_loss improved from None to 0.50000, saving model to m.keras" in out
     assert "Epoch 2: val_loss did not improve from 0.50000" in out
     assert not os.path.exists("m.keras")  # saving was recorded, not done
+
+
+@pytest.mark.parametrize("save_freq, wanted", [("epoch", False), (2, True)])
+def test_batch_hook_is_only_dispatched_when_saving_by_batch(save_freq, wanted):
+    callbacks = CallbackList([ModelCheckpoint("m.keras", save_freq=save_freq)])
+    assert callbacks.wants("on_train_batch_end") is wanted

@@ -9,6 +9,9 @@ import pytest
 import epochal as keras
 from epochal.callbacks import TensorBoard
 from tensorboard.backend.event_processing import event_accumulator  # the `tensorboard` test extra
+from scripted_fit import one_thread  # noqa: F401 (a fixture)
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def read_events(folder):

@@ -8,7 +8,10 @@ import pytest
 
 import epochal as keras
 from epochal.callbacks import TerminateOnNaN
+from scripted_fit import one_thread  # noqa: F401 (a fixture)
 from scripted_fit import small_model
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.mark.parametrize("loss, stops", [(0.5, False), (math.nan, True), (math.inf, True), (-math.inf, True),

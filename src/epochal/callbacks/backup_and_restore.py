@@ -132,6 +132,12 @@ class BackupAndRestore(Callback):
         # run_fit reads this right after on_train_begin and starts from that epoch.
         self.model._resume_from_epoch = state["epoch"]
 
+    def _overrides(self, hook: str) -> bool:
+        # Backing up once an epoch needs no call per batch.
+        if hook == "on_train_batch_end" and self.save_freq == "epoch":
+            return False
+        return super()._overrides(hook)
+
     def on_epoch_end(self, epoch, logs=None):
         self._completed_epochs = epoch + 1
         self._last_batch_seen = 0

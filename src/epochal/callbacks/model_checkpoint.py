@@ -64,9 +64,14 @@ class ModelCheckpoint(MonitorCallback):
                              f"(legacy HDF5). Received: filepath={self.filepath!r}. Add one of these suffixes.")
 
     def on_train_begin(self, logs=None):
+        # `best` and the batch count carry over to the next fit, as in Keras (the file on disk does too).
         self._warned_missing = False
-        self._batches_since_save = 0
-        self._last_batch_seen = None
+
+    def _overrides(self, hook: str) -> bool:
+        # Saving once an epoch needs no call per batch.
+        if hook == "on_train_batch_end" and self.save_freq == "epoch":
+            return False
+        return super()._overrides(hook)
 
     def on_epoch_begin(self, epoch, logs=None):
         self._current_epoch = epoch

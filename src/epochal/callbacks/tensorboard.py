@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import time
 import warnings
-from typing import Any, Optional
+from typing import Any
 
 import torch
 
@@ -105,6 +105,12 @@ class TensorBoard(Callback):
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch_start_time = time.perf_counter()
         self._epoch_start_iterations = self._optimizer_iterations()
+
+    def _overrides(self, hook: str) -> bool:
+        # With update_freq='epoch' nothing is written per batch, so skip the per-batch call.
+        if hook == "on_train_batch_end" and self.update_freq == "epoch":
+            return False
+        return super()._overrides(hook)
 
     def on_train_batch_end(self, batch, logs=None):
         self._global_train_batch += 1

@@ -98,6 +98,13 @@ class Sequential(Model):
         self.built = True
         self.to_device()
 
+    def compute_output_shape(self, input_shape) -> tuple:
+        """Output shape for `input_shape`, through every layer (needed when this model is a layer of another)."""
+        shape = tuple(input_shape)
+        for layer in self._stack:
+            shape = layer.compute_output_shape(shape)
+        return shape
+
     def layer_output_shape(self, layer: Layer):
         return getattr(self, "_layer_shapes", {}).get(layer.name)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from epochal.saving import h5_legacy, keras_zip, optimizer_state, safetensors_io, weights_h5
-from epochal.saving.atomic import atomic_write, prepare_target
+from epochal.saving.atomic import atomic_write, prepare_target, refuse_folder
 from epochal.saving.compile_config import compile_arguments, compile_config
 from epochal.saving.config import LEGACY, model_config, model_from_config
 from epochal.saving.files import (MODEL_FORMATS, WEIGHTS_FORMATS, FileFormatError, as_path, describe_start,
@@ -54,7 +54,7 @@ def save_model(model: Any, filepath: Any, overwrite: bool = True, include_optimi
     if zipped is False:
         raise ValueError("save_model(zipped=False) (an unzipped folder) is not supported; epochal writes the "
                          "'.keras' zip archive. Remove zipped=False.")
-    path = as_path(filepath)
+    path = refuse_folder(as_path(filepath))
     kind = _model_format(path, save_format)
     path = prepare_target(path, overwrite)
     if kind == "keras":
@@ -118,41 +118,47 @@ def load_model(filepath: Any, custom_objects: Optional[dict] = None, compile: bo
     if kind == "zip":
         with reading(path, "a .keras model file"):
             archive = keras_zip.read(str(path), path.stat().st_size)
-        return model_from_archive(archive, str(path), custom_objects, compile, safe_mode)
+        return model_from_archive(archive, path, custom_objects, compile, safe_mode)
     if kind == "hdf5":
         return _load_h5_model(path, custom_objects, compile, safe_mode)
     raise FileFormatError(f"'{path}' is not a Keras model file: it starts with {describe_start(path)}. "
                           f"load_model reads {MODEL_FORMATS}.")
 
 
-def model_from_archive(archive: keras_zip.KerasArchive, source: str, custom_objects: Optional[dict],
+def model_from_archive(archive: keras_zip.KerasArchive, path: Path, custom_objects: Optional[dict],
                        compile: bool, safe_mode: bool) -> Any:
     """Build, fill and (optionally) compile the model a read `.keras` archive describes."""
-    model = _model_from_config(archive.config, source, custom_objects, safe_mode)
-    weights_h5.load_into(model, archive.weights, source, load_optimizer=False)
+    source = str(path)
+    model = _model_from_config(archive.config, source, custom_objects, safe_mode)  # refuses code first
+    with reading(path, "a .keras model file"):
+        weights = keras_zip.read_weights(archive)
+    weights_h5.load_into(model, weights, source, load_optimizer=False)
     training = archive.config.get("compile_config")
     if compile and isinstance(training, dict) and training:
-        fallback = optimizer_state.OPTIMIZER_BY_DEFAULT_NAME.get(archive.weights.optimizer_name or "")
+        fallback = optimizer_state.OPTIMIZER_BY_DEFAULT_NAME.get(weights.optimizer_name or "")
         _compile(model, training, source, custom_objects, fallback)
-        if archive.weights.optimizer is not None:
-            optimizer_state.restore_positional(model, archive.weights.optimizer, source)
+        if weights.optimizer is not None:
+            optimizer_state.restore_positional(model, weights.optimizer, source)
     return model
 
 
 def _load_h5_model(path: Path, custom_objects: Optional[dict], compile: bool, safe_mode: bool) -> Any:
+    source, size = str(path), path.stat().st_size
     with reading(path, "a legacy HDF5 model file"):
         with h5py_module().File(path, "r") as h5file:
             if "model_config" not in h5file.attrs:
                 raise FileFormatError(f"'{path}' holds weights only (no model config). Build the model in code and "
                                       f"call model.load_weights('{path}').")
-            saved = h5_legacy.read_model_file(h5file, path.stat().st_size)
-    source = str(path)
-    model = _model_from_config(saved.model_config, source, custom_objects, safe_mode)
-    h5_legacy.load_into(model, saved.weights, source)
-    if compile and isinstance(saved.training_config, dict):
-        _compile(model, saved.training_config, source, custom_objects, None)
-        if saved.optimizer:
-            h5_legacy.restore_optimizer(model, saved.optimizer, source)
+            model_config, training_config = h5_legacy.read_configs(h5file, size)
+    model = _model_from_config(model_config, source, custom_objects, safe_mode)  # refuses code first
+    with reading(path, "a legacy HDF5 model file"):
+        with h5py_module().File(path, "r") as h5file:
+            weights, optimizer = h5_legacy.read_model_weights(h5file, size)
+    h5_legacy.load_into(model, weights, source)
+    if compile and isinstance(training_config, dict):
+        _compile(model, training_config, source, custom_objects, None)
+        if optimizer:
+            h5_legacy.restore_optimizer(model, optimizer, source)
     return model
 
 
@@ -197,7 +203,7 @@ def save_weights(model: Any, filepath: Any, overwrite: bool = True, save_format:
         >>> load_weights(model, folder / "model-weight.h5")
     """
     _check_model(model, "save_weights")
-    path = as_path(filepath)
+    path = refuse_folder(as_path(filepath))
     kind = _weights_format(path, save_format)
     path = prepare_target(path, overwrite)
     if kind == "safetensors":
@@ -260,8 +266,8 @@ def load_weights(model: Any, filepath: Any, skip_mismatch: bool = False, by_name
         safetensors_io.load_torch_state(model, path, strict=not skip_mismatch)
     elif kind == "zip":
         with reading(path, "a .keras model file"):
-            archive = keras_zip.read(source, path.stat().st_size)
-        weights_h5.load_into(model, archive.weights, source, by_name, skip_mismatch)
+            weights = keras_zip.read_weights(keras_zip.read(source, path.stat().st_size))
+        weights_h5.load_into(model, weights, source, by_name, skip_mismatch)
     elif kind == "hdf5":
         _load_h5_weights(model, path, by_name, skip_mismatch)
     elif kind == "safetensors" or suffix == ".safetensors":
@@ -319,6 +325,7 @@ def model_to_bytes(model: Any) -> bytes:
 
 def model_from_bytes(data: bytes, custom_objects: Optional[dict] = None) -> Any:
     """The model in the bytes of a '.keras' file."""
-    with reading(Path("<bytes>"), "a .keras model"):
+    label = Path("<pickled model>")
+    with reading(label, "a .keras model"):
         archive = keras_zip.read(io.BytesIO(data), len(data))
-    return model_from_archive(archive, "<bytes>", custom_objects, compile=True, safe_mode=True)
+    return model_from_archive(archive, label, custom_objects, compile=True, safe_mode=True)

@@ -20,13 +20,18 @@ def prepare_target(filepath, overwrite: bool) -> Path:
         IsADirectoryError: the target is an existing folder.
         FileExistsError: the target exists and `overwrite` is False.
     """
-    path = as_path(filepath)
-    if path.is_dir():
-        raise IsADirectoryError(f"Cannot save to '{path}': it is a folder. Give a file name, e.g. '{path / 'model.keras'}'.")
+    path = refuse_folder(as_path(filepath))
     if path.exists() and not overwrite:
         raise FileExistsError(f"'{path}' already exists and overwrite=False. Pass overwrite=True to replace it, "
                               "or choose another name.")
     path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def refuse_folder(path: Path) -> Path:
+    """`path`, unless it is an existing folder (IsADirectoryError naming it)."""
+    if path.is_dir():
+        raise IsADirectoryError(f"Cannot save to '{path}': it is a folder. Give a file name, e.g. '{path / 'model.keras'}'.")
     return path
 
 

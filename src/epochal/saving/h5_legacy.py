@@ -16,7 +16,7 @@ import numpy as np
 
 from epochal.saving import optimizer_state
 from epochal.saving.h5_values import (read_array, read_json_attribute, read_strings, write_json_attribute,
-                                      write_strings)
+                                      write_strings, write_text_attribute)
 from epochal.saving.weights_layout import Saved, Target, assign, input_layer_free, legacy_targets
 
 # The Keras release whose file layout epochal writes; readers use it to choose conversions.
@@ -31,16 +31,6 @@ class LegacyWeights:
     layers: list[Saved] = field(default_factory=list)
 
 
-@dataclass
-class LegacyModelFile:
-    """Everything read from a legacy model file."""
-
-    model_config: Any
-    training_config: Any
-    weights: LegacyWeights
-    optimizer: Optional[list[tuple[str, np.ndarray]]]
-
-
 def is_legacy_weights(h5file: Any) -> bool:
     return "layer_names" in h5file.attrs or "layer_names0" in h5file.attrs or "model_weights" in h5file
 
@@ -51,9 +41,9 @@ def write_model(h5file: Any, model: Any, model_config: dict, training_config: Op
     """Fill an open, empty HDF5 file with a legacy model file."""
     from epochal import __version__
 
-    h5file.attrs["backend"] = BACKEND
-    h5file.attrs["keras_version"] = KERAS_FORMAT_VERSION
-    h5file.attrs["epochal_version"] = __version__
+    write_text_attribute(h5file, "backend", BACKEND)
+    write_text_attribute(h5file, "keras_version", KERAS_FORMAT_VERSION)
+    write_text_attribute(h5file, "epochal_version", __version__)
     write_json_attribute(h5file, "model_config", model_config)
     if training_config is not None:
         write_json_attribute(h5file, "training_config", training_config)
@@ -70,8 +60,8 @@ def write_weights(group: Any, model: Any) -> None:
     """Write the legacy weights layout into `group` (the file root for a weights file)."""
     targets = legacy_targets(model)
     write_strings(group, "layer_names", [target.key for target in targets])
-    group.attrs["backend"] = BACKEND
-    group.attrs["keras_version"] = KERAS_FORMAT_VERSION
+    write_text_attribute(group, "backend", BACKEND)
+    write_text_attribute(group, "keras_version", KERAS_FORMAT_VERSION)
     for target in sorted(targets, key=lambda target: target.key):
         layer_group = group.create_group(target.key)
         write_strings(layer_group, "weight_names", [name for name, _ in target.variables])
@@ -81,11 +71,16 @@ def write_weights(group: Any, model: Any) -> None:
 
 
 # ----------------------------------------------------------------------------------------------- read
-def read_model_file(h5file: Any, file_size: int) -> LegacyModelFile:
-    """Config, training config, weights and optimizer weights of a legacy model file."""
+def read_configs(h5file: Any, file_size: int) -> tuple[Any, Any]:
+    """(model_config, training_config) of a legacy model file; training_config may be None."""
     model_config = read_json_attribute(h5file, "model_config", file_size)
     if model_config is None:
         raise ValueError("it has no 'model_config' attribute")
+    return model_config, read_json_attribute(h5file, "training_config", file_size)
+
+
+def read_model_weights(h5file: Any, file_size: int) -> tuple[LegacyWeights, Optional[list[tuple[str, np.ndarray]]]]:
+    """The `model_weights` and (if present) `optimizer_weights` of a legacy model file."""
     if "model_weights" not in h5file:
         raise ValueError("it has a model config but no 'model_weights' group")
     optimizer = None
@@ -93,8 +88,7 @@ def read_model_file(h5file: Any, file_size: int) -> LegacyModelFile:
         group = h5file["optimizer_weights"]
         optimizer = [(name, read_array(group[name], file_size))
                      for name in read_strings(group, "weight_names", file_size)]
-    return LegacyModelFile(model_config, read_json_attribute(h5file, "training_config", file_size),
-                           read_weights(h5file["model_weights"], file_size), optimizer)
+    return read_weights(h5file["model_weights"], file_size), optimizer
 
 
 def read_weights(group: Any, file_size: int) -> LegacyWeights:

@@ -17,6 +17,8 @@ HEADER_LIMIT = 64512
 # times its stored bytes is a damaged header.
 _MAX_COMPRESSION_RATIO = 1100
 _MAX_GROUP_DEPTH = 32
+# Element sizes of the dtypes weights can have (long doubles and the like cannot become tensors).
+_NUMBER_SIZES = {"f": (2, 4, 8), "i": (1, 2, 4, 8), "u": (1, 2, 4, 8), "b": (1,)}
 
 
 def h5py_module():
@@ -33,8 +35,8 @@ def read_array(dataset: Any, file_size: int) -> np.ndarray:
     h5py = h5py_module()
     if not isinstance(dataset, h5py.Dataset):
         raise ValueError(f"expected a dataset at '{dataset.name}', found a {type(dataset).__name__}")
-    if dataset.dtype.kind not in "fiub":
-        raise ValueError(f"dataset '{dataset.name}' holds {dataset.dtype}, not numbers")
+    if dataset.dtype.kind not in "fiub" or dataset.dtype.itemsize not in _NUMBER_SIZES[dataset.dtype.kind]:
+        raise ValueError(f"dataset '{dataset.name}' holds {dataset.dtype}, not float, integer or bool values")
     declared = int(np.prod(dataset.shape, dtype=np.float64)) * dataset.dtype.itemsize
     stored = dataset.id.get_storage_size()
     if stored > file_size:
@@ -43,7 +45,8 @@ def read_array(dataset: Any, file_size: int) -> np.ndarray:
     limit = file_size if filters == 0 else _MAX_COMPRESSION_RATIO * stored + 4096
     if declared > limit:
         raise ValueError(f"dataset '{dataset.name}' declares shape {dataset.shape}, more data than the file holds")
-    return np.array(dataset[()])
+    array = np.asarray(dataset[()])
+    return array.astype(array.dtype.newbyteorder("="), copy=False)  # torch takes native byte order only
 
 
 def read_strings(group: Any, name: str, file_size: int) -> list[str]:
@@ -128,9 +131,22 @@ def write_strings(group: Any, name: str, values: list[str]) -> None:
         group.attrs[f"{name}{index}"] = piece
 
 
+def write_text_attribute(group: Any, name: str, text: str) -> None:
+    """Store a string as fixed-length UTF-8 bytes, as Keras's legacy writer does.
+
+    Fixed-length strings are read with a size known from the header; variable-length ones make
+    libhdf5 allocate whatever length a (possibly damaged) heap entry claims.
+    """
+    group.attrs[name] = np.bytes_(text.encode("utf-8"))
+
+
 def write_json_attribute(group: Any, name: str, value: Any) -> None:
     """Store `value` as a UTF-8 JSON attribute (tuples become lists, NumPy scalars plain numbers)."""
-    group.attrs[name] = json.dumps(value, default=json_default).encode("utf-8")
+    text = json.dumps(value, default=json_default)
+    if len(text.encode("utf-8")) < HEADER_LIMIT:
+        write_text_attribute(group, name, text)
+    else:  # too long for the object header: a variable-length string lives in the global heap
+        group.attrs[name] = text.encode("utf-8")
 
 
 def json_default(value: Any) -> Any:

@@ -23,11 +23,15 @@ _MAX_EXPANSION = 1100
 
 @dataclass
 class KerasArchive:
-    """What a `.keras` file holds, read into plain values."""
+    """What a `.keras` file holds: its config and metadata parsed, its weights file still as bytes.
+
+    The weights are parsed only after the config has been checked (`read_weights`), so a file that
+    names code is refused before anything else in it is read.
+    """
 
     config: dict
     metadata: dict
-    weights: weights_h5.Keras3Weights
+    weights_data: bytes
 
 
 def write(target: Union[str, IO[bytes]], model: Any, include_optimizer: bool = True) -> None:
@@ -67,9 +71,13 @@ def read(source: Union[str, IO[bytes]], size: int) -> KerasArchive:
         weights_data = _entry(archive, WEIGHTS_NAME, size)
     if not isinstance(config, dict):
         raise ValueError(f"{CONFIG_NAME} holds a {type(config).__name__}, not a model config")
-    with h5py_module().File(io.BytesIO(weights_data), "r") as h5file:
-        weights = weights_h5.read(h5file, len(weights_data))
-    return KerasArchive(config, metadata if isinstance(metadata, dict) else {}, weights)
+    return KerasArchive(config, metadata if isinstance(metadata, dict) else {}, weights_data)
+
+
+def read_weights(archive: KerasArchive) -> weights_h5.Keras3Weights:
+    """Parse the archive's `model.weights.h5` (call inside `files.reading`)."""
+    with h5py_module().File(io.BytesIO(archive.weights_data), "r") as h5file:
+        return weights_h5.read(h5file, len(archive.weights_data))
 
 
 def _entry(archive: zipfile.ZipFile, name: str, archive_size: int) -> bytes:

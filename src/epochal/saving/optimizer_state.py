@@ -149,7 +149,9 @@ def _put(state: dict, slot: str, index: Optional[int], value: np.ndarray) -> Opt
         if slot == "iteration":
             state["iterations"] = int(value.reshape(()))
         elif slot == "learning_rate":
-            if state["learning_rate"] is not None:
+            # Keras stores the rate as float32; keep the config's exact float when it is the same number.
+            current = state["learning_rate"]
+            if current is not None and np.float32(current) != value.astype(np.float32).reshape(()):
                 state["learning_rate"] = float(value.reshape(()))
         else:
             state["extra"] = {**state.get("extra", {}), slot: float(value.reshape(()))}

@@ -12,7 +12,7 @@ from typing import Any, Optional
 import numpy as np
 
 from epochal.saving import optimizer_state
-from epochal.saving.h5_values import groups_with_vars, read_array, read_text_attribute
+from epochal.saving.h5_values import groups_with_vars, read_array, read_text_attribute, write_text_attribute
 from epochal.saving.weights_layout import Saved, Target, assign, keras3_targets
 
 _OPTIMIZER_PATH = "optimizer"
@@ -39,13 +39,13 @@ def write(h5file: Any, model: Any, include_optimizer: bool = True) -> None:
     """Store the model's weights (and its optimizer's state) in an open, empty HDF5 file."""
     for target in keras3_targets(model):
         group = h5file.create_group(f"{target.key}/vars" if target.key else "vars")
-        group.attrs["name"] = target.layer.name
+        write_text_attribute(group, "name", target.layer.name)
         for index, (_, parameter) in enumerate(target.variables):
             group.create_dataset(str(index), data=parameter.detach().cpu().numpy())
     variables = optimizer_state.keras3_variables(model) if include_optimizer else []
     if variables:
         group = h5file.create_group(f"{_OPTIMIZER_PATH}/vars")
-        group.attrs["name"] = model.optimizer.name
+        write_text_attribute(group, "name", model.optimizer.name)
         for index, (_, value) in enumerate(variables):
             group.create_dataset(str(index), data=value)
 

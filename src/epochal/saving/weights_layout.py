@@ -200,7 +200,8 @@ def _mismatch(target: Target, saved: Saved) -> Optional[str]:
                 f"{received} for it{saved_as}.")
     for (name, _), want, got in zip(target.variables, expected, received):
         if want != got:
-            return f"weight '{name}' has shape {want} in the model but {got} in the file{saved_as}."
+            short_name = name.rsplit("/", 1)[-1].removesuffix(":0")  # 'dense/kernel:0' -> 'kernel'
+            return f"weight '{short_name}' has shape {want} in the model but {got} in the file{saved_as}."
     return None
 
 

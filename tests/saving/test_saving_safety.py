@@ -1,0 +1,221 @@
+"""Loading is safe and clear: bad paths and damaged files give ValueError/OSError naming the file; saving is atomic."""
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import epochal as keras
+from epochal.saving import FileFormatError, atomic, keras_zip
+
+
+def _small_model() -> keras.Sequential:
+    model = keras.Sequential([keras.Input(shape=(3,)), keras.layers.Dense(4, activation="relu"),
+                              keras.layers.Dense(2, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(np.ones((8, 3)), np.zeros(8), verbose=0)
+    return model
+
+
+@pytest.fixture(scope="module")
+def saved_files(tmp_path_factory) -> dict[str, bytes]:
+    """The bytes of one small model saved in every format."""
+    folder = tmp_path_factory.mktemp("valid")
+    model = _small_model()
+    names = ["m.keras", "m.h5", "w.weights.h5", "w.h5", "w.safetensors", "w.pt"]
+    for name in names:
+        (model.save if name.startswith("m.") else model.save_weights)(folder / name)
+    return {name: (folder / name).read_bytes() for name in names}
+
+
+def _load(path: Path):
+    if path.name.startswith("m."):
+        return keras.models.load_model(path)
+    target = keras.Sequential([keras.Input(shape=(3,)), keras.layers.Dense(4, activation="relu"),
+                               keras.layers.Dense(2, activation="softmax")])
+    target.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    target.load_weights(path)
+    return target
+
+
+# ------------------------------------------------------------------------------------------ bad paths
+def test_missing_file_and_folder_name_the_path(tmp_path):
+    with pytest.raises(FileNotFoundError, match="No file found at '.*nothing.keras'"):
+        keras.models.load_model(tmp_path / "nothing.keras")
+    with pytest.raises(IsADirectoryError, match=f"'{tmp_path}' is a folder"):
+        keras.models.load_model(tmp_path)
+    model = _small_model()
+    with pytest.raises(IsADirectoryError, match="is a folder"):
+        model.save(tmp_path)
+    with pytest.raises(FileNotFoundError, match="missing.h5"):
+        model.load_weights(tmp_path / "missing.h5")
+
+
+@pytest.mark.parametrize("name", ["m.keras", "m.h5", "w.weights.h5", "w.h5", "w.safetensors", "w.pt"])
+def test_empty_and_truncated_files_raise_value_errors_naming_the_file(name, saved_files, tmp_path):
+    path = tmp_path / name
+    path.write_bytes(b"")
+    with pytest.raises(ValueError, match=f"'{path}' is empty"):
+        _load(path)
+    path.write_bytes(saved_files[name][: len(saved_files[name]) // 2])
+    with pytest.raises(ValueError, match=f"'{path}'") as error:
+        _load(path)
+    assert isinstance(error.value, FileFormatError)
+
+
+def test_wrong_kind_of_file_is_named(tmp_path):
+    picture = tmp_path / "model.keras"
+    picture.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(100))
+    with pytest.raises(ValueError, match=r"'.*model.keras' is not a Keras model file: it starts with b'\\x89PNG"):
+        keras.models.load_model(picture)
+    other_zip = tmp_path / "data.keras"
+    with zipfile.ZipFile(other_zip, "w") as archive:
+        archive.writestr("readme.txt", "hello")
+    with pytest.raises(ValueError, match="zip archive without config.json"):
+        keras.models.load_model(other_zip)
+    with h5py.File(tmp_path / "other.h5", "w") as h5:
+        h5["x"] = np.ones(3)
+    with pytest.raises(ValueError, match="HDF5 file without Keras weights"):
+        _small_model().load_weights(tmp_path / "other.h5")
+
+
+def test_weights_file_given_to_load_model_says_to_use_load_weights(saved_files, tmp_path):
+    (tmp_path / "w.h5").write_bytes(saved_files["w.h5"])
+    with pytest.raises(ValueError, match=r"holds weights only.*model.load_weights"):
+        keras.models.load_model(tmp_path / "w.h5")
+
+
+@pytest.mark.parametrize("name, call", [("model.txt", "save"), ("model", "save"), ("model.ckpt", "save_weights"),
+                                        ("model.json", "save_weights")])
+def test_unknown_suffix_lists_the_formats(name, call, tmp_path):
+    model = _small_model()
+    with pytest.raises(ValueError, match=r"Cannot tell the .*format.*'\.keras'|Cannot tell the .*format.*'\.weights\.h5'"):
+        getattr(model, call)(tmp_path / name)
+    assert not (tmp_path / name).exists()
+
+
+def test_save_format_h5_writes_legacy_files_under_any_name(tmp_path):
+    model = _small_model()
+    model.save(tmp_path / "checkpoint", save_format="h5")
+    assert keras.models.load_model(tmp_path / "checkpoint").count_params() == model.count_params()
+    with pytest.raises(ValueError, match="SavedModel"):
+        model.save(tmp_path / "x", save_format="tf")
+
+
+# -------------------------------------------------------------------------------------- code in files
+def _write_keras_config(path: Path, config: dict) -> None:
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("config.json", json.dumps(config))
+        archive.writestr("metadata.json", "{}")
+        archive.writestr("model.weights.h5", b"")
+
+
+def _sequential_with(layer_entry: dict) -> dict:
+    return {"class_name": "Sequential", "config": {"name": "s", "layers": [
+        {"class_name": "InputLayer", "config": {"batch_shape": [None, 3], "name": "in"}}, layer_entry]}}
+
+
+LAMBDA = {"class_name": "Lambda", "config": {"name": "evil", "function": ["4wEAAAAAAAAA", None, None],
+                                             "function_type": "lambda"}}
+
+
+@pytest.mark.parametrize("suffix", [".keras", ".h5"])
+def test_lambda_layers_are_refused_and_named(suffix, tmp_path):
+    path = tmp_path / f"lambda{suffix}"
+    config = _sequential_with(LAMBDA)
+    if suffix == ".keras":
+        _write_keras_config(path, config)
+    else:
+        with h5py.File(path, "w") as h5:
+            h5.attrs["model_config"] = json.dumps(config)
+            h5.create_group("model_weights")
+    with pytest.raises(ValueError, match="Lambda layer 'evil'.*refused under safe_mode=True"):
+        keras.models.load_model(path)
+    with pytest.raises(ValueError, match="Lambda layer 'evil'.*never runs code stored in a file"):
+        keras.models.load_model(path, safe_mode=False)
+
+
+def test_serialized_lambda_function_is_refused(tmp_path):
+    dense = {"class_name": "Dense", "config": {"name": "d", "units": 2,
+                                               "activation": {"class_name": "__lambda__", "config": {"code": "..."}}}}
+    _write_keras_config(tmp_path / "fn.keras", _sequential_with(dense))
+    with pytest.raises(ValueError, match="serialized Python lambda"):
+        keras.models.load_model(tmp_path / "fn.keras")
+
+
+def test_unknown_class_is_named_with_the_known_ones(tmp_path):
+    _write_keras_config(tmp_path / "conv.keras", _sequential_with({"class_name": "Conv2DX", "config": {"name": "c"}}))
+    with pytest.raises(ValueError, match=r"conv.keras.*Unknown layer class 'Conv2DX'.*Dense.*custom_objects"):
+        keras.models.load_model(tmp_path / "conv.keras")
+
+
+class Payload:
+    """An arbitrary object: unpickling it would mean running code named by the file."""
+
+
+def test_torch_files_are_loaded_with_weights_only(tmp_path):
+    import torch
+
+    torch.save({"dense.kernel": torch.zeros(3, 4), "payload": Payload()}, tmp_path / "evil.pt")
+    with pytest.raises(ValueError, match="evil.pt"):
+        _small_model().load_weights(tmp_path / "evil.pt")
+
+
+# ------------------------------------------------------------------------------------------- atomicity
+@pytest.mark.parametrize("name", ["model.keras", "model.h5"])
+def test_a_save_that_fails_half_way_keeps_the_previous_file(name, tmp_path, monkeypatch):
+    model = _small_model()
+    target = tmp_path / name
+    model.save(target)
+    before = target.read_bytes()
+
+    def half_then_crash(temporary: Path, *args, **kwargs) -> None:
+        Path(temporary).write_bytes(before[: len(before) // 2])
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(keras_zip, "write", half_then_crash)
+    monkeypatch.setattr(keras.saving.h5_legacy, "write_model", lambda h5file, *a, **k: half_then_crash(h5file.filename))
+    with pytest.raises(RuntimeError, match="disk full"):
+        model.save(target)
+    assert target.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == [name]  # no temporary file left behind
+
+
+def test_atomic_write_replaces_in_one_step(tmp_path):
+    target = tmp_path / "file.bin"
+    target.write_bytes(b"old")
+    atomic.atomic_write(target, lambda temporary: temporary.write_bytes(b"new"))
+    assert target.read_bytes() == b"new" and len(list(tmp_path.iterdir())) == 1
+
+
+def test_overwrite_false_refuses_to_replace(tmp_path):
+    model = _small_model()
+    model.save(tmp_path / "m.keras")
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        model.save(tmp_path / "m.keras", overwrite=False)
+    model.save(tmp_path / "sub" / "dir" / "m.keras")  # missing folders are created
+    assert (tmp_path / "sub" / "dir" / "m.keras").is_file()
+
+
+# ------------------------------------------------------------------------------------------------ fuzz
+@settings(max_examples=120, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=st.sampled_from(["m.keras", "m.h5", "w.weights.h5", "w.h5", "w.safetensors", "w.pt"]),
+       cut=st.floats(0.0, 1.0), flips=st.lists(st.tuples(st.floats(0.0, 1.0), st.integers(0, 255)), max_size=6))
+def test_fuzzed_files_load_or_raise_clear_errors(saved_files, tmp_path_factory, name, cut, flips):
+    data = bytearray(saved_files[name])
+    for position, value in flips:
+        data[int(position * (len(data) - 1))] = value
+    if not flips or cut < 0.2:
+        data = data[: int(cut * len(data))]
+    path = tmp_path_factory.mktemp("fuzz") / name
+    path.write_bytes(bytes(data))
+    try:
+        _load(path)
+    except (ValueError, OSError) as error:
+        assert str(path) in str(error) or "shape" in str(error) or "Layer" in str(error), str(error)
