@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from typing import Optional
 
-import torch
 
 from epochal.callbacks.monitor_callback import MonitorCallback, check_count
 
@@ -58,7 +57,7 @@ class EarlyStopping(MonitorCallback):
         self.stopped_epoch = 0
         self.best = None
         self.best_epoch = 0
-        self.best_weights: Optional[dict[str, torch.Tensor]] = None
+        self.best_weights: Optional[list] = None
         self._warned_missing = False
 
     def on_train_begin(self, logs=None):
@@ -89,10 +88,10 @@ class EarlyStopping(MonitorCallback):
         if self.restore_best_weights and self.best_weights is not None:
             if self.verbose > 0:
                 print(f"Restoring model weights from the end of the best epoch: {self.best_epoch + 1}.")
-            self.model.load_state_dict(self.best_weights)
+            self.model.set_weights(self.best_weights)
 
     def _remember_weights(self, epoch: int) -> None:
         self.best_epoch = epoch
         if self.restore_best_weights:
-            # A copy on the model's device: no host round trip, and buffers (e.g. running means) included.
-            self.best_weights = {name: value.detach().clone() for name, value in self.model.state_dict().items()}
+            # NumPy arrays, as Keras keeps them, so model.set_weights(callback.best_weights) works too.
+            self.best_weights = self.model.get_weights()
