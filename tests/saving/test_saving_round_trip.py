@@ -195,3 +195,48 @@ def test_unbuilt_and_uncompiled_models_save_and_load(tmp_path):
     unbuilt.save(tmp_path / "unbuilt.keras")
     loaded = keras.models.load_model(tmp_path / "unbuilt.keras")
     assert not loaded.built and loaded.compiled is None and len(loaded.layers) == 2
+
+
+class TwoLayerNet(keras.Model):
+    """A subclassed model with a constructor argument in its config."""
+
+    def __init__(self, hidden: int = 5, **kwargs):
+        super().__init__(**kwargs)
+        self.hidden = hidden
+        self.body = keras.layers.Dense(hidden, activation="relu")
+        self.head = keras.layers.Dense(2)
+
+    def call(self, inputs, training=False):
+        return self.head(self.body(inputs))
+
+    def get_config(self):
+        return {**super().get_config(), "hidden": self.hidden}
+
+
+def squared_error(y_true, y_pred):
+    return ((y_true - y_pred) ** 2).mean(dim=-1)
+
+
+def test_subclassed_model_with_custom_loss_round_trips_with_custom_objects(tmp_path):
+    model = TwoLayerNet(hidden=7)
+    model.build((None, 3))
+    model.compile(optimizer="sgd", loss=squared_error)
+    x, y = np.random.default_rng(2).random((8, 3)).astype("float32"), np.zeros((8, 2), dtype="float32")
+    model.fit(x, y, verbose=0)
+    model.save(tmp_path / "net.keras")
+    with pytest.raises(ValueError, match="Unknown layer class 'TwoLayerNet'"):
+        keras.models.load_model(tmp_path / "net.keras")
+    with pytest.raises(ValueError, match="Unknown loss 'squared_error'"):
+        keras.models.load_model(tmp_path / "net.keras", custom_objects={"TwoLayerNet": TwoLayerNet})
+    objects = {"TwoLayerNet": TwoLayerNet, "squared_error": squared_error}
+    for loaded in (keras.models.load_model(tmp_path / "net.keras", custom_objects=objects), pickle.loads(pickle.dumps(model))):
+        assert isinstance(loaded, TwoLayerNet) and loaded.hidden == 7 and loaded.optimizer.iterations == 1
+        _same_predictions(model, loaded, x)
+
+
+def test_load_weights_reads_the_weights_inside_a_keras_file(trained, tiny_images, tmp_path):
+    x, _ = tiny_images
+    trained.save(tmp_path / "model.keras")
+    fresh = seed_model(dropout=0.3)
+    fresh.load_weights(tmp_path / "model.keras")
+    _same_predictions(trained, fresh, x)
