@@ -47,9 +47,9 @@ __all__ = [
 
 # --quick: enough images and epochs that every step shows its effect, few enough to finish in
 # well under a minute on two CPU cores.
-QUICK_SAMPLES = 2000
-QUICK_EPOCHS = 8
-QUICK_SHORT_RUN_EPOCHS = 3
+QUICK_SAMPLES = 3000
+QUICK_EPOCHS = 20
+QUICK_SHORT_RUN_EPOCHS = 5
 SHORT_RUN_EPOCHS = 5  # The note's first run.
 SEED = 42
 REPORT_NAME = "report.html"
@@ -617,7 +617,7 @@ def run_tutorial(settings: TutorialSettings, print_fn: Callable[[str], None] = p
     Example:
         >>> settings = TutorialSettings.create("tutorial-out", quick=True, force_subset=True)
         >>> settings.epochs, settings.sample_limit
-        (8, 2000)
+        (20, 3000)
 
         Then ``run_tutorial(settings)`` trains every run (seconds in quick mode; tests/test_tutorial.py runs it)
         and returns the files it wrote.

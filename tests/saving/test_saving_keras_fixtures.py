@@ -12,10 +12,12 @@ import pytest
 import epochal as keras
 
 FIXTURES = Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures" / "keras"
-MODEL_FILES = ["k3_seed_dropout_adam.h5", "k3_seed_dropout_adam.keras", "k3_seed_rmsprop.h5", "k3_seed_rmsprop.keras",
-               "tk2_seed_dropout_adam.h5", "tk2_seed_rmsprop.h5"]
-WEIGHT_FILES = [("k3_seed_dropout_adam.weights.h5", "k3_seed_dropout_adam"), ("k3_seed_rmsprop.weights.h5", "k3_seed_rmsprop"),
-                ("tk2_seed_dropout_adam_weights.h5", "tk2_seed_dropout_adam"), ("tk2_seed_rmsprop_weights.h5", "tk2_seed_rmsprop")]
+MODEL_FILES = ["k3_seed_dropout_adam.h5", "k3_seed_dropout_adam.keras", "k3_seed_rmsprop.h5",
+               "k3_seed_rmsprop.keras", "tk2_seed_dropout_adam.h5", "tk2_seed_rmsprop.h5"]
+WEIGHT_FILES = [("k3_seed_dropout_adam.weights.h5", "k3_seed_dropout_adam"),
+                ("k3_seed_rmsprop.weights.h5", "k3_seed_rmsprop"),
+                ("tk2_seed_dropout_adam_weights.h5", "tk2_seed_dropout_adam"),
+                ("tk2_seed_rmsprop_weights.h5", "tk2_seed_rmsprop")]
 
 
 def _stem(name: str) -> str:

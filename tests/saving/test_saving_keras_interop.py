@@ -27,7 +27,8 @@ def _epochal_model(optimizer="adam") -> epochal.Sequential:
 
 
 def _keras_model(optimizer="adam"):
-    model = keras3.Sequential([keras3.Input((6, 5)), keras3.layers.Flatten(), keras3.layers.Dense(12, activation="relu"),
+    model = keras3.Sequential([keras3.Input((6, 5)), keras3.layers.Flatten(),
+                               keras3.layers.Dense(12, activation="relu"),
                                keras3.layers.Dense(4, activation="softmax")])
     model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return model

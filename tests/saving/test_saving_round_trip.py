@@ -95,7 +95,8 @@ def test_load_weights_by_name_and_skip_mismatch(tmp_path):
             target.load_weights(tmp_path / name, by_name=True)
         with pytest.warns(UserWarning, match="Skipping layer 'head'"):
             target.load_weights(tmp_path / name, by_name=True, skip_mismatch=True)
-        np.testing.assert_array_equal(target.get_layer("shared").get_weights()[0], source.get_layer("shared").get_weights()[0])
+        np.testing.assert_array_equal(target.get_layer("shared").get_weights()[0],
+                                      source.get_layer("shared").get_weights()[0])
 
 
 def test_mismatched_architecture_names_the_layer_and_both_shapes(trained, tmp_path):
@@ -114,7 +115,8 @@ def test_functional_model_round_trip_in_both_formats(tmp_path):
     hidden = keras.layers.Dense(5, activation="relu", name="hidden")(inputs)
     outputs = keras.layers.Dense(3, activation="softmax", name="scores")(keras.layers.Dropout(0.1)(hidden))
     model = keras.Model(inputs, outputs, name="classifier")
-    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.05, momentum=0.9), loss="sparse_categorical_crossentropy")
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.05, momentum=0.9),
+                  loss="sparse_categorical_crossentropy")
     x, y = np.random.default_rng(1).random((32, 6)).astype("float32"), np.arange(32) % 3
     model.fit(x, y, epochs=1, verbose=0)
     for suffix in (".keras", ".h5"):
@@ -229,7 +231,8 @@ def test_subclassed_model_with_custom_loss_round_trips_with_custom_objects(tmp_p
     with pytest.raises(ValueError, match="Unknown loss 'squared_error'"):
         keras.models.load_model(tmp_path / "net.keras", custom_objects={"TwoLayerNet": TwoLayerNet})
     objects = {"TwoLayerNet": TwoLayerNet, "squared_error": squared_error}
-    for loaded in (keras.models.load_model(tmp_path / "net.keras", custom_objects=objects), pickle.loads(pickle.dumps(model))):
+    from_file = keras.models.load_model(tmp_path / "net.keras", custom_objects=objects)
+    for loaded in (from_file, pickle.loads(pickle.dumps(model))):
         assert isinstance(loaded, TwoLayerNet) and loaded.hidden == 7 and loaded.optimizer.iterations == 1
         _same_predictions(model, loaded, x)
 

@@ -168,7 +168,8 @@ def _model_from_config(config: Any, source: str, custom_objects: Optional[dict],
     except ValueError as error:
         raise ValueError(f"Cannot load the model in '{source}': {error}") from error
     except _CONFIG_ERRORS as error:
-        raise FileFormatError(f"The model config in '{source}' is invalid ({type(error).__name__}: {error}).") from error
+        raise FileFormatError(f"The model config in '{source}' is invalid "
+                              f"({type(error).__name__}: {error}).") from error
 
 
 def _compile(model: Any, training: dict, source: str, custom_objects: Optional[dict], fallback: Optional[str]) -> None:

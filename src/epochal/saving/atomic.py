@@ -31,7 +31,8 @@ def prepare_target(filepath, overwrite: bool) -> Path:
 def refuse_folder(path: Path) -> Path:
     """`path`, unless it is an existing folder (IsADirectoryError naming it)."""
     if path.is_dir():
-        raise IsADirectoryError(f"Cannot save to '{path}': it is a folder. Give a file name, e.g. '{path / 'model.keras'}'.")
+        raise IsADirectoryError(f"Cannot save to '{path}': it is a folder. Give a file name, "
+                                f"e.g. '{path / 'model.keras'}'.")
     return path
 
 

@@ -271,9 +271,10 @@ def _layer(entry: dict, cls: Optional[type], custom: dict) -> Layer:
     cls = cls or LAYER_CLASSES.get(class_name)
     if cls is None:
         known = sorted(set(LAYER_CLASSES) | {"Sequential", "Functional"})
-        raise ValueError(f"Unknown layer class '{class_name}' (layer '{config.get('name')}').{suggest(class_name, known)} "
-                         f"epochal knows: {', '.join(known)}. For a layer of your own, pass "
-                         f"custom_objects={{'{class_name}': YourLayerClass}}; nothing a file names is ever imported.")
+        raise ValueError(f"Unknown layer class '{class_name}' (layer '{config.get('name')}')."
+                         f"{suggest(class_name, known)} epochal knows: {', '.join(known)}. For a layer of your "
+                         f"own, pass custom_objects={{'{class_name}': YourLayerClass}}; nothing a file names is "
+                         "ever imported.")
     arguments, unused = _split_arguments(cls, config)
     arguments = _resolve_callables(arguments, custom)
     _warn_unused(class_name, config.get("name"), unused)
