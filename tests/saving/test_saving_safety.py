@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -217,6 +218,8 @@ def test_fuzzed_files_load_or_raise_clear_errors(saved_files, tmp_path_factory, 
     path = tmp_path_factory.mktemp("fuzz") / name
     path.write_bytes(bytes(data))
     try:
-        _load(path)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # damaged optimizer state or config fields only warn
+            _load(path)
     except (ValueError, OSError) as error:
-        assert str(path) in str(error) or "shape" in str(error) or "Layer" in str(error), str(error)
+        assert str(path) in str(error), str(error)
