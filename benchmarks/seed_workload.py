@@ -9,7 +9,7 @@ script prints both medians and their ratio, then (if importable) Keras on torch,
 finally the validation accuracy epochal reaches after 10 epochs.
 
 Usage:
-    python benchmarks/seed_workload.py [--trials 5] [--skip-peers] [--skip-accuracy]
+    python benchmarks/seed_workload.py [--trials 5] [--threads N] [--skip-peers] [--skip-accuracy]
 """
 from __future__ import annotations
 
@@ -202,7 +202,10 @@ def main(argv=None) -> int:
     parser.add_argument("--trials", type=int, default=5, help="timed epochs per contender (after one warm-up)")
     parser.add_argument("--skip-peers", action="store_true")
     parser.add_argument("--skip-accuracy", action="store_true")
+    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
     args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     keras.utils.set_random_seed(0)
     data = load_split()
