@@ -108,3 +108,20 @@ def test_pop_removes_the_last_layer():
     model = keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(3), keras.layers.Dense(2)])
     model.pop()
     assert model.output_shape == (None, 3)
+
+
+def test_functional_model_with_two_outputs_predicts_one_array_per_output():
+    inputs = keras.Input(shape=(4,))
+    hidden = keras.layers.Dense(8, activation="relu")(inputs)
+    first, second = keras.layers.Dense(2)(hidden), keras.layers.Dense(3)(hidden)
+    model = keras.Model(inputs, [first, second])
+    predictions = model.predict(np.ones((5, 4), dtype="float32"), verbose=0, batch_size=2)
+    assert [p.shape for p in predictions] == [(5, 2), (5, 3)]
+
+
+def test_clone_model_copies_architecture_not_weights():
+    model = seed_model(dropout=0.3)
+    clone = keras.models.clone_model(model)
+    assert [type(layer).__name__ for layer in clone.layers] == [type(layer).__name__ for layer in model.layers]
+    assert clone.count_params() == model.count_params()
+    assert not np.array_equal(clone.get_weights()[0], model.get_weights()[0])

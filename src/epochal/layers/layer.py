@@ -18,7 +18,7 @@ from epochal.utils.lookup import accepted_parameters, check_kwargs
 
 Shape = tuple
 
-_BASE_KWARGS = ("name", "trainable", "dtype", "input_shape", "input_dim", "batch_input_shape", "batch_size",
+BASE_KWARGS = ("name", "trainable", "dtype", "input_shape", "input_dim", "batch_input_shape", "batch_size",
                 "autocast", "weights", "activity_regularizer")
 
 
@@ -42,7 +42,7 @@ class Layer(torch.nn.Module):
 
     def __init__(self, **kwargs: Any):
         super().__init__()
-        allowed = set(_BASE_KWARGS) | set(accepted_parameters(type(self).__init__))
+        allowed = set(BASE_KWARGS) | set(accepted_parameters(type(self).__init__))
         check_kwargs(f"{type(self).__name__}()", kwargs, sorted(allowed))
         self.name: str = kwargs.get("name") or naming.unique_name(naming.snake_case(type(self).__name__))
         if not isinstance(self.name, str) or "." in self.name or "/" in self.name:

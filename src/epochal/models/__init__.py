@@ -11,9 +11,18 @@ def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: b
     return _load_model(filepath, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode)
 
 
-def clone_model(model):
-    """A new model with the same architecture and freshly initialised weights."""
-    return type(model).from_config(model.get_config())
+def clone_model(model, custom_objects=None):
+    """A new model with the same architecture and freshly initialised weights.
+
+    Example:
+        >>> import epochal as keras
+        >>> model = keras.Sequential([keras.Input(shape=(3,)), keras.layers.Dense(2)])
+        >>> keras.models.clone_model(model).count_params()
+        8
+    """
+    from epochal.saving.config import KERAS3, model_config, model_from_config
+
+    return model_from_config(model_config(model, KERAS3), custom_objects)
 
 
 __all__ = ["Functional", "Model", "Sequential", "clone_model", "load_model"]

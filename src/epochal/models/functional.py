@@ -8,29 +8,12 @@ import torch
 from epochal.layers.core import InputLayer
 from epochal.layers.layer import Layer
 from epochal.layers.symbolic import KerasTensor
+from epochal.models.graph import parents, topological_tensors
 from epochal.models.model import Model
 
 
 def _as_list(value: Any) -> list:
     return list(value) if isinstance(value, (list, tuple)) else [value]
-
-
-def _topological_nodes(outputs: list[KerasTensor]) -> list[KerasTensor]:
-    """Every tensor the outputs depend on, each after its inputs."""
-    ordered: list[KerasTensor] = []
-    seen: set[int] = set()
-
-    def visit(node: KerasTensor) -> None:
-        if id(node) in seen:
-            return
-        seen.add(id(node))
-        for parent in _as_list(node.inputs) if node.inputs is not None else []:
-            visit(parent)
-        ordered.append(node)
-
-    for output in outputs:
-        visit(output)
-    return ordered
 
 
 class Functional(Model):
@@ -44,7 +27,7 @@ class Functional(Model):
             if not isinstance(tensor, KerasTensor):
                 raise TypeError("Model(inputs, outputs) takes tensors made by keras.Input(...) and by calling layers "
                                 f"on them. Received: {tensor!r}")
-        self._nodes = _topological_nodes(self._outputs)
+        self._nodes, _ = topological_tensors(self._outputs)
         for node in self._nodes:
             layer = node.source_layer
             if node.inputs is None and node not in self._inputs:
@@ -69,7 +52,7 @@ class Functional(Model):
         for node in self._nodes:
             if id(node) in values:
                 continue
-            arguments = [values[id(parent)] for parent in _as_list(node.inputs)]
+            arguments = [values[id(parent)] for parent in parents(node)]
             layer: Layer = node.source_layer
             values[id(node)] = layer.forward(arguments[0] if not isinstance(node.inputs, (list, tuple)) else arguments,
                                              training)
@@ -81,18 +64,3 @@ class Functional(Model):
             if node.source_layer is layer:
                 return node.shape
         return None
-
-    def get_config(self) -> dict[str, Any]:
-        from epochal.layers.serialization import serialize
-
-        names = {id(node): node.source_layer.name for node in self._nodes if node.source_layer is not None}
-        layer_configs = []
-        for node in self._nodes:
-            entry = serialize(node.source_layer)
-            entry["name"] = node.source_layer.name
-            parents = [] if node.inputs is None else _as_list(node.inputs)
-            entry["inbound_nodes"] = [] if not parents else [{"args": [names[id(p)] for p in parents], "kwargs": {}}]
-            layer_configs.append(entry)
-        return {"name": self.name, "trainable": self.trainable, "layers": layer_configs,
-                "input_layers": [[names[id(t)], 0, 0] for t in self._inputs],
-                "output_layers": [[names[id(t)], 0, 0] for t in self._outputs]}

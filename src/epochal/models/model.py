@@ -248,12 +248,21 @@ class Model(Layer):
                              "model.build(input_shape), or fit it on data first.")
         print_summary(self, line_length, print_fn, show_trainable)
 
+    def get_config(self) -> dict[str, Any]:
+        """Keras 3 config of the model (layers, shapes, names), as `.keras` files store it."""
+        from epochal.saving.config import KERAS3, model_config
+
+        if isinstance(self, _models_listing_layers()):
+            return model_config(self, KERAS3)["config"]
+        return Layer.get_config(self)
+
     def to_json(self, **kwargs: Any) -> str:
+        """The model's Keras config entry as JSON (readable by `keras.models.model_from_json`)."""
         import json
 
-        from epochal.layers.serialization import serialize
+        from epochal.saving.config import KERAS3, model_config
 
-        return json.dumps(serialize(self), default=_json_default, **kwargs)
+        return json.dumps(model_config(self, KERAS3), default=_json_default, **kwargs)
 
     # ------------------------------------------------------------------ saving (epochal.saving does the work)
     def save(self, filepath, overwrite: bool = True, **kwargs: Any) -> None:
@@ -279,6 +288,14 @@ class Model(Layer):
         from epochal.saving.pickling import reduce_model
 
         return reduce_model(self)
+
+
+def _models_listing_layers() -> tuple:
+    """Model kinds whose config lists their layers (subclassed models use Layer.get_config)."""
+    from epochal.models.functional import Functional
+    from epochal.models.sequential import Sequential
+
+    return (Sequential, Functional)
 
 
 def _json_default(value: Any):

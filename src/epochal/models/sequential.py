@@ -135,31 +135,9 @@ class Sequential(Model):
         return outputs
 
     # ------------------------------------------------------------------ config
-    def get_config(self) -> dict[str, Any]:
-        from epochal.layers.serialization import serialize
-
-        layer_configs = []
-        if self.input_layer is not None:
-            layer_configs.append(serialize(self.input_layer))
-        for layer in self._stack:
-            entry = serialize(layer)
-            if layer._build_input_shape is not None:
-                entry["build_config"] = {"input_shape": list(layer._build_input_shape)}
-            layer_configs.append(entry)
-        config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype_name, "layers": layer_configs}
-        if self._build_input_shape is not None:
-            config["build_input_shape"] = list(self._build_input_shape)
-        return config
-
     @classmethod
     def from_config(cls, config: dict[str, Any], custom_objects: Optional[dict] = None) -> "Sequential":
-        from epochal.layers.serialization import deserialize
+        """Build a Sequential model from its Keras config (what `get_config()` returns)."""
+        from epochal.saving.config import model_from_config
 
-        layer_configs = config["layers"] if isinstance(config, dict) else config
-        model = cls(name=config.get("name") if isinstance(config, dict) else None)
-        for layer_config in layer_configs:
-            model.add(deserialize(layer_config, custom_objects))
-        build_shape = config.get("build_input_shape") if isinstance(config, dict) else None
-        if not model.built and build_shape is not None:
-            model.build(tuple(build_shape))
-        return model
+        return model_from_config({"class_name": "Sequential", "config": config}, custom_objects)

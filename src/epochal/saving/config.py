@@ -17,7 +17,7 @@ from typing import Any, Optional
 from epochal.layers.core import InputLayer
 from epochal.layers.layer import Layer
 from epochal.layers.symbolic import KerasTensor
-from epochal.saving.graph import parents, topological_tensors
+from epochal.models.graph import parents, topological_tensors
 from epochal.saving.weights_layout import listed_layers
 from epochal.utils.lookup import accepted_parameters, suggest
 
@@ -287,9 +287,9 @@ def _split_arguments(cls: type, config: dict) -> tuple[dict, dict]:
     """(arguments the class takes, fields it does not); custom from_config methods get everything."""
     if getattr(cls.from_config, "__func__", None) is not Layer.from_config.__func__:
         return dict(config), {}
-    from epochal.layers.layer import _BASE_KWARGS  # the keyword arguments every Layer accepts
+    from epochal.layers.layer import BASE_KWARGS
 
-    accepted = set(_BASE_KWARGS) | set(accepted_parameters(cls.__init__))
+    accepted = set(BASE_KWARGS) | set(accepted_parameters(cls.__init__))
     arguments = {key: value for key, value in config.items() if key in accepted}
     unused = {key: value for key, value in config.items() if key not in accepted}
     for key, value in arguments.items():

@@ -20,7 +20,7 @@ import torch
 
 from epochal.layers.core import InputLayer
 from epochal.layers.layer import Layer
-from epochal.saving.graph import keras_layer_order
+from epochal.models.graph import keras_layer_order
 
 
 @dataclass

@@ -117,4 +117,6 @@ def run_predict(steps, data, callbacks: CallbackList, steps_limit: Optional[int]
     callbacks.on_predict_end()
     if not outputs:
         raise ValueError("predict() received no data: `x` produced no batch.")
+    if isinstance(outputs[0], (list, tuple)):  # a model with several outputs: one array per output
+        return [torch.cat(per_output).cpu().numpy() for per_output in zip(*outputs)]
     return torch.cat(outputs).cpu().numpy()
