@@ -204,44 +204,46 @@ class SparseCategoricalCrossentropy(Loss):
         return {**super().get_config(), "from_logits": self.from_logits, "ignore_class": self.ignore_class}
 
 
-class CategoricalCrossentropy(Loss):
+class _SmoothedCrossentropy(Loss):
+    """Shared arguments of the one-hot and binary cross-entropies; `_function` computes per sample."""
+
+    _function: Callable = staticmethod(categorical_crossentropy)
+
+    def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0, axis: int = -1,
+                 reduction="sum_over_batch_size", name: Optional[str] = None, dtype=None):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+        self.from_logits, self.label_smoothing, self.axis = from_logits, label_smoothing, axis
+
+    def call(self, y_true, y_pred):
+        return self._function(y_true, y_pred, self.from_logits, self.label_smoothing, self.axis)
+
+    def call_on_logits(self, y_true, logits):
+        return self._function(y_true, logits, True, self.label_smoothing, self.axis)
+
+    def get_config(self):
+        return {**super().get_config(), "from_logits": self.from_logits, "label_smoothing": self.label_smoothing}
+
+
+class CategoricalCrossentropy(_SmoothedCrossentropy):
     """Cross-entropy for one-hot labels. Args: from_logits (Defaults to False), label_smoothing, reduction."""
 
     fused_activation = "softmax"
+    _function = staticmethod(categorical_crossentropy)
 
     def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0, axis: int = -1,
                  reduction="sum_over_batch_size", name="categorical_crossentropy", dtype=None):
-        super().__init__(name=name, reduction=reduction, dtype=dtype)
-        self.from_logits, self.label_smoothing, self.axis = from_logits, label_smoothing, axis
-
-    def call(self, y_true, y_pred):
-        return categorical_crossentropy(y_true, y_pred, self.from_logits, self.label_smoothing, self.axis)
-
-    def call_on_logits(self, y_true, logits):
-        return categorical_crossentropy(y_true, logits, True, self.label_smoothing, self.axis)
-
-    def get_config(self):
-        return {**super().get_config(), "from_logits": self.from_logits, "label_smoothing": self.label_smoothing}
+        super().__init__(from_logits, label_smoothing, axis, reduction, name, dtype)
 
 
-class BinaryCrossentropy(Loss):
+class BinaryCrossentropy(_SmoothedCrossentropy):
     """Binary cross-entropy. Args: from_logits (Defaults to False), label_smoothing, reduction."""
 
     fused_activation = "sigmoid"
+    _function = staticmethod(binary_crossentropy)
 
     def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0, axis: int = -1,
                  reduction="sum_over_batch_size", name="binary_crossentropy", dtype=None):
-        super().__init__(name=name, reduction=reduction, dtype=dtype)
-        self.from_logits, self.label_smoothing, self.axis = from_logits, label_smoothing, axis
-
-    def call(self, y_true, y_pred):
-        return binary_crossentropy(y_true, y_pred, self.from_logits, self.label_smoothing, self.axis)
-
-    def call_on_logits(self, y_true, logits):
-        return binary_crossentropy(y_true, logits, True, self.label_smoothing, self.axis)
-
-    def get_config(self):
-        return {**super().get_config(), "from_logits": self.from_logits, "label_smoothing": self.label_smoothing}
+        super().__init__(from_logits, label_smoothing, axis, reduction, name, dtype)
 
 
 class MeanSquaredError(Loss):
