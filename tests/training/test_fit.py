@@ -215,3 +215,25 @@ def test_seed_model_learns_fashion_mnist_slice(fashion_slice):
     # Keras reaches about 0.83 on this slice after 5 epochs; a broken optimiser or loss stays far below.
     assert history.history["val_accuracy"][-1] >= 0.78
     assert history.history["val_loss"][-1] < history.history["val_loss"][0]
+
+
+def test_train_on_batch_and_test_on_batch(tiny_images):
+    x, y = tiny_images
+    model = seed_model()
+    before = model.get_weights()[0].copy()
+    loss, accuracy = model.train_on_batch(x[:32], y[:32])
+    assert loss > 0 and 0 <= accuracy <= 1
+    assert not np.array_equal(model.get_weights()[0], before)
+    after = model.get_weights()[0].copy()
+    logs = model.test_on_batch(x[:32], y[:32], return_dict=True)
+    assert set(logs) == {"loss", "accuracy"} and logs["loss"] < loss
+    np.testing.assert_array_equal(model.get_weights()[0], after)
+
+
+def test_tf_keras_2_generator_aliases(tiny_images):
+    x, y = tiny_images
+    batches = [(x[i:i + 32], y[i:i + 32]) for i in range(0, 128, 32)]
+    model = seed_model()
+    history = model.fit_generator(iter(batches), steps_per_epoch=4, epochs=1, verbose=0)
+    assert len(history.history["loss"]) == 1
+    assert model.predict_generator(iter(batches), verbose=0).shape == (128, 10)

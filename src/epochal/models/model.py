@@ -234,7 +234,37 @@ class Model(Layer):
         return fit_module.predict(self, x, batch_size, verbose, steps, callbacks)
 
     def predict_on_batch(self, x: Any) -> np.ndarray:
+        """Outputs for one batch, without callbacks or progress display."""
         return self.predict(x, batch_size=max(len(x), 1), verbose=0)
+
+    def train_on_batch(self, x: Any, y: Any = None, sample_weight: Any = None, class_weight: Optional[dict] = None,
+                       return_dict: bool = False):
+        """One optimizer step on one batch; returns its loss (and metrics), as Keras.
+
+        Example:
+            >>> import numpy as np, epochal as keras
+            >>> model = keras.Sequential([keras.Input(shape=(3,)), keras.layers.Dense(1)])
+            >>> model.compile(optimizer="sgd", loss="mse")
+            >>> isinstance(model.train_on_batch(np.ones((4, 3)), np.zeros(4)), float)
+            True
+        """
+        return fit_module.run_on_batch(self, x, y, sample_weight, class_weight, return_dict, training=True)
+
+    def test_on_batch(self, x: Any, y: Any = None, sample_weight: Any = None, return_dict: bool = False):
+        """Loss (and metrics) of one batch, without updating the weights."""
+        return fit_module.run_on_batch(self, x, y, sample_weight, None, return_dict, training=False)
+
+    def fit_generator(self, generator: Any, *args: Any, **kwargs: Any):
+        """tf.keras 2's name for fit() on a generator; kept so ported code runs."""
+        return self.fit(generator, *args, **kwargs)
+
+    def evaluate_generator(self, generator: Any, *args: Any, **kwargs: Any):
+        """tf.keras 2's name for evaluate() on a generator."""
+        return self.evaluate(generator, *args, **kwargs)
+
+    def predict_generator(self, generator: Any, *args: Any, **kwargs: Any):
+        """tf.keras 2's name for predict() on a generator."""
+        return self.predict(generator, *args, **kwargs)
 
     # ------------------------------------------------------------------ summary / config
     def summary(self, line_length: Optional[int] = None, positions: Any = None, print_fn: Optional[Callable] = None,

@@ -108,3 +108,20 @@ def predict(model, x, batch_size=None, verbose="auto", steps=None, callbacks=Non
     callback_list = loop.make_callback_list(callbacks, model, verbose, add_history=False,
                                             steps=steps or data.steps, mode="predict")
     return loop.run_predict(step_functions, data, callback_list, steps)
+
+
+def run_on_batch(model, x, y, sample_weight=None, class_weight=None, return_dict=False, training: bool = True):
+    """train_on_batch / test_on_batch: one step on one batch; returns that batch's loss (and metrics)."""
+    compiled = model.require_compiled("train_on_batch" if training else "test_on_batch")
+    model.to_device()
+    data = prepare.make_dataset(model, x, y, sample_weight, max(len(x), 1),
+                                "train_on_batch" if training else "test_on_batch", compiled.loss)
+    steps = _step_functions(model, data, class_weight)
+    values = steps.train_values if training else steps.test_values
+    for batch in data.batches(shuffle=False):
+        (steps.train_step if training else steps.test_step)(*batch)
+    logs = values.results()
+    if return_dict:
+        return logs
+    results = list(logs.values())
+    return results[0] if len(results) == 1 else results
