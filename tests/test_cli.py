@@ -81,6 +81,8 @@ def test_version(capsys):
     (["train", "--dataset", "mnist", "--subset"], "--subset exists only for fashion_mnist"),
     (["plot"], "required: HISTORY"),
     (["plot", "a.json", "--dpi", "0"], "positive integer"),
+    (["plot", "a.json", "--labels", "a", "b"], "one label per history file: 1 files but 2 labels"),
+    (["train", "--threads", "0"], "positive integer"),
     (["inspect"], "required: FILE"),
 ])
 def test_bad_usage_exits_2(argv, message, capsys):
@@ -110,10 +112,20 @@ def test_plot_of_missing_metric_fails_naming_the_keys(tmp_path, capsys):
     assert "'accuracy'" in err
 
 
-def test_plot_with_wrong_number_of_labels_fails(tmp_path, capsys):
-    path = write_history(tmp_path / "h.json", IMPROVING)
-    assert cli.main(["plot", str(path), "--labels", "a", "b", "--out", str(tmp_path / "c.png")]) == 1
-    assert_one_line_error(capsys.readouterr().err, "plot")
+def test_plot_of_a_missing_file_names_it(tmp_path, capsys):
+    assert cli.main(["plot", str(tmp_path / "gone.json"), "--out", str(tmp_path / "c.png")]) == 1
+    err = capsys.readouterr().err
+    assert_one_line_error(err, "plot")
+    assert "No such history file" in err and "gone.json" in err
+
+
+def test_plot_of_a_binary_file_says_it_is_not_a_history(tmp_path, capsys):
+    path = tmp_path / "model.h5"
+    path.write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(range(256)))
+    assert cli.main(["plot", str(path), "--out", str(tmp_path / "c.png")]) == 1
+    err = capsys.readouterr().err
+    assert_one_line_error(err, "plot")
+    assert "not a history file" in err and "codec" not in err
 
 
 def test_inspect_of_a_file_that_is_not_a_model_fails(tmp_path, capsys):
@@ -123,11 +135,44 @@ def test_inspect_of_a_file_that_is_not_a_model_fails(tmp_path, capsys):
     assert_one_line_error(capsys.readouterr().err, "inspect")
 
 
-def test_inspect_of_a_weights_only_file_says_how_to_load_it(capsys):
-    assert cli.main(["inspect", str(FIXTURES / "k3_seed_dropout_adam.weights.h5")]) == 1
+@pytest.mark.parametrize("name, optimizer_note", [
+    ("k3_seed_dropout_adam.weights.h5", "optimizer arrays"),  # Keras 3 layout, with optimizer slots
+    ("tk2_seed_rmsprop_weights.h5", None),  # tf.keras 2 legacy layout
+])
+def test_inspect_of_a_weights_only_file_lists_its_arrays(name, optimizer_note, capsys):
+    assert cli.main(["inspect", str(FIXTURES / name)]) == 0
+    out = capsys.readouterr().out
+    assert "weights only" in out and "load_weights" in out
+    assert "(784, 100)" in out and "78,400" in out
+    assert "Total: 79,510 parameters in 4 arrays" in out
+    assert (optimizer_note in out) if optimizer_note else ("optimizer" not in out.split("\n", 1)[1])
+
+
+def test_inspect_of_a_folder_fails_in_one_line(tmp_path, capsys):
+    assert cli.main(["inspect", str(tmp_path)]) == 1
     err = capsys.readouterr().err
     assert_one_line_error(err, "inspect")
-    assert "load_weights" in err
+    assert "is a folder" in err
+
+
+def test_help_texts_state_the_real_defaults(capsys):
+    assert cli.main(["tutorial", "--help"]) == 0
+    tutorial_help = " ".join(capsys.readouterr().out.split())
+    assert "or 20 with --quick" not in tutorial_help and "few epochs" not in tutorial_help
+    assert "first 3000 images" in tutorial_help
+    assert cli.main(["train", "--help"]) == 0
+    assert "%%" not in capsys.readouterr().out
+
+
+def test_training_uses_one_thread_unless_told(monkeypatch):
+    import torch
+
+    chosen = []
+    monkeypatch.setattr(torch, "set_num_threads", chosen.append)
+    parser = cli.build_parser()
+    for argv in (["train"], ["tutorial"], ["train", "--threads", "3"]):
+        cli._use_threads(parser.parse_args(argv))
+    assert chosen == [1, 1, 3]
 
 
 def test_multi_line_errors_become_one_line_and_debug_shows_all(tmp_path, monkeypatch, capsys):

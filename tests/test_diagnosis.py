@@ -249,7 +249,46 @@ def test_str_is_an_aligned_block():
         assert row[4 + width] != " "
     assert "from epoch 7" in text
     assert "epoch 8 (patience=2), saving 2 epochs" in text
-    assert lines[-1].strip().startswith("Overfitting from epoch 7")
+    # The verdict follows the rows, wrapped to terminal width and indented like them.
+    verdict_lines = lines[6:]
+    assert verdict_lines[0].strip().startswith("Overfitting from epoch 7")
+    assert all(line.startswith("  ") and len(line) <= 90 for line in verdict_lines)
+    assert " ".join(line.strip() for line in verdict_lines) == diagnose(
+        {"loss": FALLING, "val_loss": U_SHAPED_VAL}).verdict
+
+
+def test_summary_rows_are_the_rows_of_str():
+    report = diagnose({"loss": FALLING, "val_loss": U_SHAPED_VAL})
+    rows = report.summary_rows()
+    assert [name for name, _value in rows] == ["epochs run", "best epoch", "overfitting", "final gap",
+                                               "early stopping"]
+    text = str(report)
+    assert all(value in text for _name, value in rows)
+
+
+def test_early_stop_before_the_best_epoch_is_called_out():
+    # Noisy validation loss: two bad epochs after epoch 2 stop patience=2 at epoch 4, but the
+    # best epoch comes later (6), so the "saved" epochs would have lost the best model.
+    report = diagnose({"loss": [1.0, 0.8, 0.7, 0.6, 0.5, 0.4, 0.35, 0.3, 0.25],
+                       "val_loss": [1.0, 0.7, 0.75, 0.72, 0.65, 0.6, 0.62, 0.64, 0.66]}, patience=2)
+    assert (report.best_epoch, report.early_stopping_epoch) == (6, 4)
+    assert "but before the best epoch (6)" in report.verdict
+    assert "improved again later, so a larger patience would reach the best epoch" in report.verdict
+    assert dict(report.summary_rows())["early stopping"].endswith("before the best epoch")
+
+
+def test_run_that_early_stopping_ended_is_not_said_to_save_epochs():
+    # What History holds after EarlyStopping(patience=2) stopped at epoch 5.
+    report = diagnose({"loss": [1.0, 0.8, 0.6, 0.5, 0.4], "val_loss": [1.0, 0.8, 0.7, 0.75, 0.72]})
+    assert (report.early_stopping_epoch, report.epochs_saved) == (5, 0)
+    assert report.verdict.endswith("EarlyStopping(patience=2) stops at epoch 5, the last epoch of this run.")
+    assert "saving" not in str(report)
+
+
+def test_early_stop_after_the_best_epoch_is_not_called_out():
+    report = diagnose({"loss": FALLING, "val_loss": U_SHAPED_VAL})
+    assert report.early_stopping_epoch > report.best_epoch
+    assert "before the best epoch" not in report.verdict
 
 
 @pytest.fixture(scope="module")

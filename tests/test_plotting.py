@@ -15,7 +15,7 @@ matplotlib.use("Agg")  # tests never open windows, whatever the machine has
 import matplotlib.pyplot as pyplot  # noqa: E402
 import pytest  # noqa: E402
 
-from epochal.plotting import BEST_EPOCH_GID, plot_history, save_figure  # noqa: E402
+from epochal.plotting import BEST_EPOCH_GID, epoch_ticks, plot_history, save_figure  # noqa: E402
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 HISTORY = {
@@ -70,6 +70,50 @@ def test_epoch_ticks_are_integers():
     ticks = figure.axes[0].get_xticks()
     assert len(ticks) > 1
     assert all(float(tick).is_integer() for tick in ticks)
+
+
+@pytest.mark.parametrize("first, last, expected", [
+    (1, 1, [1]),
+    (1, 5, [1, 2, 3, 4, 5]),
+    (1, 11, list(range(1, 12))),
+    (1, 12, [1, 5, 10]),
+    (1, 20, [1, 5, 10, 15, 20]),
+    (1, 50, [1, 5, 10, 15, 20, 25, 30, 35, 40, 45, 50]),
+    (1, 100, [1, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100]),
+    (1, 1000, [1, 100, 200, 300, 400, 500, 600, 700, 800, 900, 1000]),
+    (11, 30, [11, 15, 20, 25, 30]),  # fit(initial_epoch=10)
+    (14, 40, [14, 20, 25, 30, 35, 40]),  # 15 would crowd 14, so it is dropped
+    (5, 4, []),
+])
+def test_epoch_ticks_start_at_the_first_epoch_then_round_numbers(first, last, expected):
+    assert epoch_ticks(first, last) == expected
+
+
+def test_twenty_epochs_are_labelled_from_one():
+    history = {"loss": [1.0 / epoch for epoch in range(1, 21)], "val_loss": [1.0] * 20}
+    figure = plot_history(history)
+    assert list(figure.axes[0].get_xticks()) == [1, 5, 10, 15, 20]
+
+
+def test_overlaid_runs_put_the_legend_beside_the_axes_not_over_the_curves():
+    other = {key: [value * 0.9 for value in values] for key, values in HISTORY.items()}
+    single = plot_history(HISTORY)
+    overlay = plot_history([HISTORY, other], labels=["rmsprop", "adam"])
+    for figure in (single, overlay):
+        figure.canvas.draw()
+    renderer = overlay.canvas.get_renderer()
+    axes_box = overlay.axes[0].get_window_extent(renderer)
+    legend_box = overlay.axes[0].get_legend().get_window_extent(renderer)
+    assert legend_box.x0 >= axes_box.x1  # beside, so no curve is hidden
+    assert overlay.get_size_inches()[0] > single.get_size_inches()[0]  # the plot keeps its width
+    single_axes = single.axes[0].get_window_extent(single.canvas.get_renderer())
+    assert single.axes[0].get_legend().get_window_extent().x1 <= single_axes.x1  # short legend stays inside
+
+
+def test_figure_given_by_the_caller_is_not_resized():
+    figure, ax = pyplot.subplots(figsize=(5, 3))
+    plot_history([HISTORY, HISTORY], labels=["a", "b"], ax=ax)
+    assert tuple(figure.get_size_inches()) == (5, 3)
 
 
 def test_best_epoch_is_marked_at_lowest_validation_loss():
@@ -197,6 +241,20 @@ def test_failed_save_keeps_the_old_file_and_leaves_no_temporary_file(tmp_path, m
     assert os.listdir(tmp_path) == ["curves.png"]
 
 
+def test_unwritable_destination_is_named_not_the_temporary_file(tmp_path, monkeypatch):
+    import epochal.plotting as plotting
+
+    def refuse(name, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(name))
+
+    monkeypatch.setattr(plotting, "open", refuse, raising=False)
+    path = tmp_path / "curves.png"
+    with pytest.raises(PermissionError) as raised:
+        plot_history(HISTORY, path=path)
+    assert str(raised.value) == f"Cannot write '{path}': Permission denied"
+    assert os.listdir(tmp_path) == []
+
+
 def test_unknown_suffix_lists_the_supported_ones(tmp_path):
     with pytest.raises(ValueError, match=r"unknown image format 'docx'.*\.png"):
         plot_history(HISTORY, path=tmp_path / "curves.docx")
@@ -264,23 +322,17 @@ def run_python(code: str, **env: str) -> str:
     return result.stdout.strip()
 
 
-def test_importing_plotting_does_not_import_matplotlib():
+def test_matplotlib_is_imported_only_to_plot_and_gets_agg_on_a_headless_machine():
+    # One interpreter for both checks: each fresh one costs seconds.
     code = """
         import sys
         import epochal.plotting, epochal.diagnosis
         print(sorted(name for name in sys.modules if name.split('.')[0] == 'matplotlib'))
-    """
-    assert run_python(code) == "[]"
-
-
-def test_headless_machine_gets_the_agg_backend():
-    code = """
         import matplotlib
-        from epochal.plotting import plot_history
-        plot_history({'loss': [1.0, 0.5]}, metrics='loss')
+        epochal.plotting.plot_history({'loss': [1.0, 0.5]}, metrics='loss')
         print(matplotlib.get_backend().lower())
     """
-    assert run_python(code) == "agg"
+    assert run_python(code).splitlines() == ["[]", "agg"]
 
 
 def test_backend_chosen_by_the_user_is_kept():

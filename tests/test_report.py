@@ -18,15 +18,20 @@ IMPROVING = {"loss": [0.9, 0.7, 0.5], "val_loss": [1.0, 0.8, 0.7]}
 
 
 class PageParser(HTMLParser):
-    """Collects what the tests look at: images, links, table rows and text."""
+    """Collects what the tests look at: images, links, tables (rows of cells) and text."""
 
     def __init__(self):
         super().__init__()
         self.images: list[str] = []
         self.external: list[str] = []
-        self.rows: list[list[str]] = []
+        self.tables: list[list[list[str]]] = []
         self.text: list[str] = []
         self._cell: list[str] | None = None
+
+    @property
+    def rows(self) -> list[list[str]]:
+        """Rows of the first table: the comparison of the runs."""
+        return self.tables[0]
 
     def handle_starttag(self, tag, attrs):
         attributes = dict(attrs)
@@ -35,14 +40,16 @@ class PageParser(HTMLParser):
         for name in ("href", "src"):
             if name in attributes and not attributes[name].startswith("data:"):
                 self.external.append(attributes[name])
+        if tag == "table":
+            self.tables.append([])
         if tag == "tr":
-            self.rows.append([])
+            self.tables[-1].append([])
         if tag in ("td", "th"):
             self._cell = []
 
     def handle_endtag(self, tag):
         if tag in ("td", "th") and self._cell is not None:
-            self.rows[-1].append("".join(self._cell))
+            self.tables[-1][-1].append("".join(self._cell))
             self._cell = None
 
     def handle_data(self, data):
@@ -81,11 +88,27 @@ def test_comparison_table_has_a_row_per_run_with_its_diagnosis():
     column = dict(zip(header, rows[0]))
     assert column["Best epoch (val_loss)"] == "3 (0.7000)"
     assert column["Overfitting from"] == "epoch 4"
-    assert column["EarlyStopping(patience=2) stops at"] == "5"
+    assert column["EarlyStopping (patience=2) stops at"] == "5"
     assert column["Final val_accuracy"] == "0.6600" and column["Best val_accuracy"] == "0.7000"
     text = "".join(page.text)
     assert "Overfitting from epoch 4" in text  # rmsprop's verdict
     assert "validation loss was still improving" in text  # adam's verdict
+
+
+def test_each_diagnosis_shows_its_verdict_once_and_its_figures_as_a_table():
+    page_text = report.render_report("Demo", runs=[report.RunSummary("rmsprop", OVERFITTING)])
+    page = parse(page_text)
+    verdict = report.RunSummary("rmsprop", OVERFITTING).diagnosis().verdict
+    assert page_text.count(verdict.split(".")[0]) == 1
+    facts = dict(page.tables[1])
+    assert facts["best epoch"] == "3 (val_loss 0.7)" and facts["overfitting"] == "from epoch 4"
+
+
+def test_wide_table_scrolls_and_long_lines_wrap():
+    page_text = report.render_report("Demo", [report.Section("Log", output="x" * 500)],
+                                     runs=[report.RunSummary("rmsprop", OVERFITTING)])
+    assert '<div class="table-scroll"><table>' in page_text
+    assert "white-space: pre-wrap" in page_text
 
 
 def test_run_without_validation_is_reported_not_diagnosed():
@@ -122,6 +145,24 @@ def test_write_report_failure_keeps_previous_file(tmp_path):
 
 
 # ---------------------------------------------------------------------------------- history files
+def test_unwritable_report_names_the_report_not_the_temporary_file(tmp_path, monkeypatch):
+    def refuse(name, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(name))
+
+    monkeypatch.setattr(report, "open", refuse, raising=False)
+    path = tmp_path / "report.html"
+    with pytest.raises(PermissionError, match=r"^Cannot write '.*report\.html': Permission denied$"):
+        report.write_report(path, "Demo")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_binary_file_is_not_a_history(tmp_path):
+    path = tmp_path / "model.h5"
+    path.write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(range(256)))
+    with pytest.raises(ValueError, match="not a history file: it is binary"):
+        report.read_history(path)
+
+
 def test_history_json_round_trip_keeps_metrics_epochs_and_label(tmp_path):
     path = report.write_text_atomic(tmp_path / "run.json",
                                     report.history_to_json(OVERFITTING, "rmsprop", {"epochs": 6}))

@@ -141,16 +141,20 @@ def test_quick_tutorial_histories_follow_the_settings(quick_tutorial):
 
 
 class _Images(HTMLParser):
+    """Image sources, and the row count of each table (the first compares the runs)."""
+
     def __init__(self):
         super().__init__()
         self.sources: list[str] = []
-        self.table_rows = 0
+        self.table_rows: list[int] = []
 
     def handle_starttag(self, tag, attrs):
         if tag == "img":
             self.sources.append(dict(attrs)["src"])
+        if tag == "table":
+            self.table_rows.append(0)
         if tag == "tr":
-            self.table_rows += 1
+            self.table_rows[-1] += 1
 
 
 def test_quick_tutorial_report_is_self_contained(quick_tutorial):
@@ -164,10 +168,13 @@ def test_quick_tutorial_report_is_self_contained(quick_tutorial):
     assert all(source.startswith(prefix) for source in parser.sources)
     embedded = {base64.b64decode(source[len(prefix):]) for source in parser.sources}
     assert embedded == {(out / name).read_bytes() for name in FIGURES}
-    assert parser.table_rows == 1 + len(RUNS)  # header + one row per run
+    assert parser.table_rows[0] == 1 + len(RUNS)  # header + one row per run
     for run in RUNS:
         assert f"Diagnosis: {run}" in page
     assert "모델 저장과 복원" in page
+    # --quick trains on part of the data: the report must not let the full data set's size stand alone.
+    assert "Used: 2400 training and 600 validation images (--quick)." in page
+    assert "not drawn twice" in page  # the overview draws the three distinct models only
 
 
 def test_quick_tutorial_saved_models_load_back(quick_tutorial):

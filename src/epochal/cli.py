@@ -6,7 +6,8 @@ Commands:
 * ``epochal train [--dataset ...] [--hidden 100] [--dropout 0.3] ...``: one run of the lesson's model,
   writing the model, its history (JSON and CSV), curves and report.html.
 * ``epochal plot HISTORY [HISTORY ...] [--out FILE] [--metrics loss val_loss]``: compare saved histories.
-* ``epochal inspect FILE``: the summary of any .h5/.keras model file, Keras-made ones included.
+* ``epochal inspect FILE``: the summary of any .h5/.keras model file, Keras-made ones included; for a
+  weights-only .h5 file, the list of its weight arrays.
 
 Exit codes: 0 success, 1 failure (one line on stderr saying why), 2 bad usage.
 
@@ -121,9 +122,10 @@ def _add_tutorial(commands: Any) -> None:
     command.add_argument("--out", default="epochal-tutorial", metavar="DIR",
                          help="output folder (default: %(default)s)")
     command.add_argument("--epochs", type=_positive_int, metavar="N",
-                         help=f"epochs of the long runs (default: 20, or {QUICK_EPOCHS} with --quick)")
+                         help=f"epochs of the long runs (default: 20, the lesson's; {QUICK_EPOCHS} with --quick)")
     command.add_argument("--quick", action="store_true",
-                         help=f"a short version ({QUICK_SAMPLES} images, few epochs) that runs in under a minute")
+                         help=f"the same lesson on the first {QUICK_SAMPLES} images only, so it runs in under a "
+                              "minute")
     command.add_argument("--subset", action="store_true",
                          help="use the built-in Fashion-MNIST subset even if the full data set is found")
     _add_threads(command)
@@ -135,7 +137,7 @@ def _add_train(commands: Any) -> None:
 
     command = commands.add_parser(
         "train", help="train the lesson's model from flags and write model, history, curves and report",
-        description="Train Flatten -> Dense(HIDDEN, relu) -> [Dropout] -> Dense(10, softmax) with 20%% of the "
+        description="Train Flatten -> Dense(HIDDEN, relu) -> [Dropout] -> Dense(10, softmax) with 20% of the "
                     "training images held out for validation. Writes model.keras, model.h5, history.json, "
                     "history.csv, loss.png, accuracy.png and report.html into --out.")
     command.add_argument("--dataset", choices=DATASETS, default="fashion_mnist",
@@ -166,22 +168,22 @@ def _add_train(commands: Any) -> None:
 
 
 def _add_threads(command: argparse.ArgumentParser) -> None:
-    command.add_argument("--threads", type=_positive_int, metavar="N",
-                         help="CPU threads for PyTorch (default: 1 with --quick, else PyTorch's choice)")
+    command.add_argument("--threads", type=_positive_int, default=1, metavar="N",
+                         help="CPU threads for PyTorch (default: %(default)s, fastest for the lesson's small "
+                              "model)")
 
 
 def _use_threads(args: argparse.Namespace) -> None:
-    """Apply --threads; --quick defaults to one thread.
+    """Apply --threads (default 1).
 
     The lesson's model is small: its matrix products gain little from several threads, and when other
-    programs share the cores, waiting threads make an epoch several times slower (measured 10x on two
-    busy cores), which would break --quick's promise of under a minute.
+    programs share the cores, threads waiting for each other make an epoch many times slower. Measured
+    on two busy cores, one epoch of `epochal train` on the full data took 3.3 s with one thread and
+    67 s with PyTorch's default of two.
     """
-    threads = args.threads or (1 if args.quick else None)
-    if threads is not None:
-        import torch
+    import torch
 
-        torch.set_num_threads(threads)
+    torch.set_num_threads(args.threads)
 
 
 def _add_plot(commands: Any) -> None:
@@ -197,14 +199,15 @@ def _add_plot(commands: Any) -> None:
     command.add_argument("--labels", nargs="+", metavar="LABEL", help="legend label per history file")
     command.add_argument("--title", help="title of the plot")
     command.add_argument("--dpi", type=_positive_int, default=300, help="resolution (default: %(default)s)")
-    command.set_defaults(handler=_run_plot)
+    command.set_defaults(handler=_run_plot, usage_problem=_plot_usage_problem)
 
 
 def _add_inspect(commands: Any) -> None:
     command = commands.add_parser(
         "inspect", help="print the summary of a .h5 or .keras model file",
         description="Load a model file written by epochal, Keras 3 or tf.keras 2 (without compiling it) "
-                    "and print its layers, output shapes and parameter counts.")
+                    "and print its layers, output shapes and parameter counts. For a weights-only .h5 file "
+                    "(save_weights), list its weight arrays and their sizes instead.")
     command.add_argument("file", metavar="FILE", help="a .keras or .h5 model file")
     command.set_defaults(handler=_run_inspect)
 
@@ -404,12 +407,9 @@ def _run_plot(args: argparse.Namespace) -> int:
     from epochal.plotting import plot_history
     from epochal.report import read_history
 
-    loaded = [read_history(path) for path in args.histories]
+    loaded = [read_history(_existing_file(path, "history file")) for path in args.histories]
     histories = [history for history, _label in loaded]
     labels = args.labels or _distinct_labels([label for _history, label in loaded], args.histories)
-    if len(labels) != len(histories):
-        raise ValueError(f"--labels needs one label per history file: {len(histories)} files but "
-                         f"{len(labels)} labels.")
     metrics: Any = args.metrics if args.metrics else "loss"
     figure = plot_history(histories, metrics=metrics, path=args.out, dpi=args.dpi,
                           labels=labels if len(histories) > 1 else labels[0], title=args.title)
@@ -423,6 +423,22 @@ def _run_plot(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _plot_usage_problem(args: argparse.Namespace) -> str | None:
+    if args.labels is not None and len(args.labels) != len(args.histories):
+        return (f"--labels needs one label per history file: {len(args.histories)} files but "
+                f"{len(args.labels)} labels")
+    return None
+
+
+def _existing_file(path: str, kind: str) -> Path:
+    """`path` as a Path, or a FileNotFoundError that says which file is missing and what it should be."""
+    file = Path(path)
+    if not file.is_file():
+        what = "is a folder" if file.is_dir() else "does not exist"
+        raise FileNotFoundError(f"No such {kind}: '{file}' {what}.")
+    return file
+
+
 def _distinct_labels(labels: list[str], paths: list[str]) -> list[str]:
     """The files' own labels, or their paths when two files share a label."""
     if len(set(labels)) == len(labels):
@@ -434,13 +450,51 @@ def _distinct_labels(labels: list[str], paths: list[str]) -> list[str]:
 def _run_inspect(args: argparse.Namespace) -> int:
     from epochal.models import load_model
 
-    path = Path(args.file)
-    if not path.is_file():
-        raise FileNotFoundError(f"No such model file: '{path}'.")
+    path = _existing_file(args.file, "model file")
+    weights = _weights_only_arrays(path)
+    if weights is not None:
+        _print_weights(path, weights)
+        return EXIT_OK
     model = load_model(str(path), compile=False)
     print(f"{path} ({_file_kind(path)})")
     model.summary()
     return EXIT_OK
+
+
+def _weights_only_arrays(path: Path) -> list[tuple[str, tuple[int, ...]]] | None:
+    """The arrays of an HDF5 file that holds weights but no model config, or None for anything else.
+
+    Such files (``save_weights``; Keras 3 ``.weights.h5``, tf.keras 2 ``_weights.h5``) cannot be loaded
+    as a model, but listing their arrays still tells the user what they hold.
+    """
+    import h5py
+
+    if path.suffix.lower() not in (".h5", ".hdf5") or not h5py.is_hdf5(path):
+        return None
+    arrays: list[tuple[str, tuple[int, ...]]] = []
+    with h5py.File(path, "r") as file:
+        if "model_config" in file.attrs:
+            return None
+        file.visititems(lambda name, item: arrays.append((name, item.shape))
+                        if isinstance(item, h5py.Dataset) else None)
+    return arrays or None
+
+
+def _print_weights(path: Path, arrays: list[tuple[str, tuple[int, ...]]]) -> None:
+    import math
+
+    # Keras 3 keeps the optimizer's slots under "optimizer/"; they are not model parameters.
+    model = [(name, shape) for name, shape in arrays if not name.startswith("optimizer/")]
+    optimizer = len(arrays) - len(model)
+    print(f"{path} (weights only: no model config; build the model in code, then call "
+          f"model.load_weights('{path}'))")
+    width = max(len(name) for name, _shape in model) if model else 0
+    print(f"{'Array':<{width}}  {'Shape':<14}  {'Param #':>9}")
+    for name, shape in model:
+        print(f"{name:<{width}}  {str(shape):<14}  {math.prod(shape):>9,}")
+    total = sum(math.prod(shape) for _name, shape in model)
+    extra = f" (+ {optimizer} optimizer arrays)" if optimizer else ""
+    print(f"Total: {total:,} parameters in {len(model)} arrays{extra}")
 
 
 def _file_kind(path: Path) -> str:

@@ -14,7 +14,8 @@ model. It answers three questions a user asks after `fit()`:
 * When would `EarlyStopping(monitor='val_loss', patience=p, min_delta=d)` have stopped, following
   Keras 3: each epoch `wait` grows by one; an epoch whose value is below `best - |d|` (or the first
   epoch) becomes the new best and resets `wait` to 0; otherwise training stops at that epoch once
-  `wait >= patience` (never at epoch 0).
+  `wait >= patience` (never at epoch 0). When that stop comes before the best epoch, the verdict
+  says so: the saved epochs would have cost the best model, and a larger patience is needed.
 
 Epochs are reported 1-based, as Keras prints them ("Epoch 7/20"). A `History` whose `.epoch` list
 starts later (``fit(initial_epoch=...)``) keeps its own numbering.
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import textwrap
 from collections.abc import Mapping
 from typing import Any
 
@@ -37,6 +39,7 @@ __all__ = ["Diagnosis", "diagnose", "OVERFITTING_WINDOW"]
 # Two epochs, not one: a single noisy validation epoch is common with small validation sets and
 # must not be reported as overfitting.
 OVERFITTING_WINDOW = 2
+_TEXT_WIDTH = 88
 
 
 def as_history_dict(history: Any, caller: str = "diagnose()") -> dict[str, list[float]]:
@@ -148,28 +151,43 @@ class Diagnosis:
         """Plain dict for `json.dumps`; NaN or infinite numbers become None (strict JSON has neither)."""
         return {key: _json_safe(value) for key, value in dataclasses.asdict(self).items()}
 
-    def __str__(self) -> str:
+    def summary_rows(self) -> list[tuple[str, str]]:
+        """The figures as ``(label, value)`` rows, as `str()` and the HTML report show them.
+
+        Example:
+            >>> diagnose({"loss": [1.0, 0.5], "val_loss": [1.1, 0.6]}).summary_rows()[1]
+            ('best epoch', '2 (val_loss 0.6)')
+        """
         ratio = "" if self.final_gap_ratio is None else f" (val_loss is {self.final_gap_ratio:.2f}x loss)"
         if self.early_stopping_epoch is None:
             stopping = f"would not stop (patience={self.patience})"
+        elif self.epochs_saved == 0:
+            stopping = f"epoch {self.early_stopping_epoch} (patience={self.patience}), the last epoch run"
         else:
             stopping = (
                 f"epoch {self.early_stopping_epoch} (patience={self.patience}), "
                 f"saving {_plural(self.epochs_saved, 'epoch')}"
             )
+            if self.early_stopping_epoch < self.best_epoch:
+                stopping += ", before the best epoch"
         overfitting = "none detected"
         if self.overfitting_epoch is not None:
             overfitting = f"from epoch {self.overfitting_epoch}"
-        rows = [
+        return [
             ("epochs run", str(self.epochs_run)),
             ("best epoch", f"{self.best_epoch} (val_loss {self.best_val_loss:.4g})"),
             ("overfitting", overfitting),
             ("final gap", f"{self.final_gap:+.4g}{ratio}"),
             ("early stopping", stopping),
         ]
+
+    def __str__(self) -> str:
+        rows = self.summary_rows()
         width = max(len(name) for name, _ in rows)
         lines = ["Diagnosis"] + [f"  {name:<{width}}  {value}" for name, value in rows]
-        return "\n".join(lines + [f"  {self.verdict}"])
+        # The verdict is prose: wrap it so it reads in a terminal without a 200-column line.
+        verdict = textwrap.wrap(self.verdict, width=_TEXT_WIDTH, initial_indent="  ", subsequent_indent="  ")
+        return "\n".join(lines + verdict)
 
 
 def _json_safe(value: Any) -> Any:
@@ -324,7 +342,17 @@ def _early_stopping_sentence(report: dict[str, Any]) -> str:
     name = f"EarlyStopping(patience={report['patience']})"
     if report["early_stopping_epoch"] is None:
         return f"{name} would not have stopped this run."
-    return (
+    if report["epochs_saved"] == 0:
+        # Typically a run that EarlyStopping itself ended: there is nothing left to save.
+        return f"{name} stops at epoch {report['early_stopping_epoch']}, the last epoch of this run."
+    sentence = (
         f"{name} would have stopped at epoch {report['early_stopping_epoch']}, "
-        f"saving {_plural(report['epochs_saved'], 'epoch')}."
+        f"saving {_plural(report['epochs_saved'], 'epoch')}"
     )
+    if report["early_stopping_epoch"] < report["best_epoch"]:
+        # Saved epochs are no gain when the stop comes before the best epoch: say so.
+        return (
+            f"{sentence}, but before the best epoch ({report['best_epoch']}): validation loss improved "
+            f"again later, so a larger patience would reach the best epoch."
+        )
+    return f"{sentence}."

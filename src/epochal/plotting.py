@@ -26,13 +26,19 @@ if TYPE_CHECKING:  # Only for annotations: importing matplotlib here would make 
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["plot_history", "save_figure"]
+__all__ = ["epoch_ticks", "plot_history", "save_figure"]
 
 _CALLER = "plot_history()"
 # Metric names (without `val_`) containing one of these are better when higher; all others,
 # losses and errors included, are better when lower.
 _HIGHER_IS_BETTER = ("acc", "auc", "precision", "recall", "f1", "iou", "r2", "score", "true_")
 BEST_EPOCH_GID = "best-epoch"
+# More legend entries than this (several runs, or loss and accuracy together) would hide curves
+# inside the axes, so the legend moves to the right of the plot.
+_LEGEND_INSIDE_MAX_ENTRIES = 4
+_FIGURE_SIZE = (7.0, 4.5)
+_LEGEND_OUTSIDE_EXTRA_WIDTH = 3.5  # inches added when the legend sits beside the axes
+_MAX_EPOCH_TICKS = 11
 
 
 @dataclasses.dataclass
@@ -58,7 +64,9 @@ def plot_history(
     """Draw training and validation curves per epoch, marking the best epoch.
 
     Training curves are solid and validation (`val_`) curves dashed; each history gets its own
-    colour, so several runs can be compared on the same axes.
+    colour, so several runs can be compared on the same axes. Epochs are numbered as Keras prints
+    them, from 1 (see `epoch_ticks`). A legend of more than four entries is placed beside the axes
+    so it never hides a curve; the figure is widened for it when `plot_history` created the figure.
 
     Args:
         history: The `History` returned by `model.fit()` (anything with a `.history` dict), a dict
@@ -99,7 +107,8 @@ def plot_history(
         _check_run(run, keys)
     _check_dpi(dpi)
     matplotlib = _import_matplotlib()
-    if ax is None:
+    created = ax is None
+    if created:
         ax = _new_axes()
     colours = matplotlib.rcParams["axes.prop_cycle"].by_key().get("color", ["C0"])
     families = _families(keys)
@@ -107,7 +116,7 @@ def plot_history(
         for family_index, family in enumerate(families):
             colour = colours[(run_index * len(families) + family_index) % len(colours)]
             _draw_family(ax, run, [key for key in keys if _family(key) == family], colour, mark_best)
-    _decorate(ax, families, title)
+    _decorate(ax, families, title, resize_figure=created)
     if path is not None:
         save_figure(ax.figure, path, dpi)
     return ax.figure
@@ -198,7 +207,7 @@ def _new_axes() -> Axes:
     # pyplot (not a bare Figure) so that plt.show() and notebooks display the result as users expect.
     import matplotlib.pyplot as pyplot
 
-    figure, ax = pyplot.subplots(figsize=(7, 4.5), layout="constrained")
+    figure, ax = pyplot.subplots(figsize=_FIGURE_SIZE, layout="constrained")
     return ax
 
 
@@ -248,16 +257,72 @@ def _mark_best(ax: Axes, epochs: list[int], values: list[float], key: str, prefi
     )
 
 
-def _decorate(ax: Axes, families: list[str], title: str | None) -> None:
-    from matplotlib.ticker import MaxNLocator
+def _decorate(ax: Axes, families: list[str], title: str | None, resize_figure: bool) -> None:
+    from matplotlib.ticker import FixedLocator
 
     ax.set_xlabel("epoch")
     ax.set_ylabel(" / ".join(families))
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    # Every line drawn so far, the caller's own included, decides the range of epochs to number.
+    low, high = ax.dataLim.intervalx
+    ax.xaxis.set_major_locator(FixedLocator(epoch_ticks(math.ceil(low), math.floor(high))))
     ax.grid(True, alpha=0.3)
-    ax.legend()
+    _place_legend(ax, resize_figure)
     if title is not None:
         ax.set_title(title)
+
+
+def _place_legend(ax: Axes, resize_figure: bool) -> None:
+    """A short legend goes where it hides least; a long one beside the axes, never over a curve."""
+    _handles, labels = ax.get_legend_handles_labels()
+    if len(labels) <= _LEGEND_INSIDE_MAX_ENTRIES:
+        ax.legend(loc="best")
+        return
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, fontsize="small")
+    if resize_figure:
+        # Widen the figure by the legend's room so the plot keeps its size.
+        width, height = _FIGURE_SIZE
+        ax.figure.set_size_inches(width + _LEGEND_OUTSIDE_EXTRA_WIDTH, height)
+
+
+def epoch_ticks(first: int, last: int, max_ticks: int = _MAX_EPOCH_TICKS) -> list[int]:
+    """Epoch numbers to label on the x axis: always the first epoch, then round multiples.
+
+    Every epoch is labelled when they fit in `max_ticks`; otherwise the first epoch and multiples
+    of a round step (5, 10, 20, 25, 50, 100, ...), so 20 epochs read ``1, 5, 10, 15, 20``. A multiple
+    closer to the first epoch than half a step is dropped so labels never crowd.
+
+    Args:
+        first: First epoch shown (1 unless the history starts later).
+        last: Last epoch shown.
+        max_ticks: Most labels wanted. Defaults to 11.
+
+    Returns:
+        The epoch numbers, increasing; empty when `last < first`.
+
+    Example:
+        >>> epoch_ticks(1, 20)
+        [1, 5, 10, 15, 20]
+        >>> epoch_ticks(1, 5)
+        [1, 2, 3, 4, 5]
+    """
+    if last < first:
+        return []
+    if last - first + 1 <= max_ticks:
+        return list(range(first, last + 1))
+    for step in _round_steps():
+        start = (first // step + 1) * step  # first multiple of step after `first`
+        multiples = [epoch for epoch in range(start, last + 1, step) if 2 * (epoch - first) >= step]
+        if len(multiples) + 1 <= max_ticks:
+            return [first, *multiples]
+    raise AssertionError("unreachable: steps grow without bound")
+
+
+def _round_steps():
+    """5, 10, 20, 25, 50, 100, 200, 250, 500, ... (no 2: ticks 1, 2, 4, ... would crowd the first)."""
+    scale = 1
+    while True:
+        yield from (5 * scale, 10 * scale, 20 * scale, 25 * scale)
+        scale *= 10
 
 
 def save_figure(figure: Figure, path: str | os.PathLike, dpi: float = 300) -> Path:
@@ -299,6 +364,10 @@ def save_figure(figure: Figure, path: str | os.PathLike, dpi: float = 300) -> Pa
         with open(temporary, "xb") as stream:
             figure.savefig(stream, format=file_format, dpi=dpi)
         os.replace(temporary, path)
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        # Name the file the user asked for, not the temporary one the OS complained about.
+        raise type(error)(f"Cannot write '{path}': {error.strerror or error}") from error
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise

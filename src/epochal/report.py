@@ -28,6 +28,7 @@ import io
 import json
 import math
 import os
+import re
 import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -52,17 +53,25 @@ __all__ = [
 HISTORY_FORMAT = "epochal.history"
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _STYLE = """
-body { font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem;
-       color: #222; line-height: 1.5; }
+body { font-family: system-ui, "Noto Sans", "Noto Sans CJK KR", "Malgun Gothic", "Apple SD Gothic Neo",
+       sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; color: #222; line-height: 1.5; }
 h1 { border-bottom: 2px solid #ccc; }
 h2 { margin-top: 2.5rem; border-bottom: 1px solid #ddd; }
-pre { background: #f6f6f6; padding: 0.75rem; overflow-x: auto; font-size: 0.85rem; }
+pre { background: #f6f6f6; padding: 0.75rem; font-size: 0.85rem; white-space: pre-wrap;
+      overflow-wrap: anywhere; }
 figure { margin: 1rem 0; }
 figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
 figcaption { font-size: 0.9rem; color: #555; }
-table { border-collapse: collapse; font-size: 0.9rem; margin: 1rem 0; }
-th, td { border: 1px solid #ccc; padding: 0.3rem 0.6rem; text-align: right; }
-th:first-child, td:first-child, td.text { text-align: left; }
+.table-scroll { overflow-x: auto; }
+table { border-collapse: collapse; font-size: 0.8rem; margin: 1rem 0; }
+th, td { border: 1px solid #ccc; padding: 0.25rem 0.4rem; text-align: right; vertical-align: top; }
+th { background: #f6f6f6; }
+th.text, td.text { text-align: left; }
+td.text { overflow-wrap: break-word; }
+td.run { min-width: 6rem; }
+td.setup { min-width: 8rem; }
+table.facts th { text-align: left; font-weight: normal; color: #555; }
+table.facts td { text-align: left; }
 .verdict { font-weight: 600; }
 .meta { color: #666; font-size: 0.85rem; }
 """
@@ -245,30 +254,43 @@ def _comparison_row(run: RunSummary, diagnosis: Diagnosis | None) -> list[str]:
         diagnosed = [f"{diagnosis.best_epoch} ({diagnosis.best_val_loss:.4f})", overfitting,
                      _number(diagnosis.final_gap), stop]
     return [run.name, run.description, str(epochs), _number(run.final("loss")), _number(run.final("val_loss")),
-            _number(run.final("accuracy")), _number(run.final("val_accuracy")),
+            _number(run.final("val_accuracy")),
             _number(best_accuracy), *diagnosed]
 
 
 def _render_comparison(runs: Sequence[RunSummary], diagnoses: Sequence[Diagnosis | None], patience: int) -> str:
-    headings = ["Run", "Setup", "Epochs", "Final loss", "Final val_loss", "Final accuracy",
+    headings = ["Run", "Setup", "Epochs", "Final loss", "Final val_loss",
                 "Final val_accuracy", "Best val_accuracy", "Best epoch (val_loss)", "Overfitting from",
-                "Final gap (val_loss − loss)", f"EarlyStopping(patience={patience}) stops at"]
+                "Final gap (val_loss − loss)", f"EarlyStopping (patience={patience}) stops at"]
     rows = [_comparison_row(run, diagnosis) for run, diagnosis in zip(runs, diagnoses)]
-    head = "".join(f"<th>{_text(heading)}</th>" for heading in headings)
+    # The first two columns are words (left-aligned), the others numbers (right-aligned).
+    head = "".join(
+        f'<th class="text">{_breakable(heading)}</th>' if index < 2 else f"<th>{_breakable(heading)}</th>"
+        for index, heading in enumerate(headings)
+    )
     body = "\n".join(
         "<tr>" + "".join(
-            f'<td class="text">{_text(cell)}</td>' if index < 2 else f"<td>{_text(cell)}</td>"
+            f'<td class="text {("run", "setup")[index]}">{_breakable(cell)}</td>' if index < 2
+            else f"<td>{_text(cell)}</td>"
             for index, cell in enumerate(row)
         ) + "</tr>"
         for row in rows
     )
     return (
         "<section>\n<h2>Comparison of the runs</h2>\n"
-        f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>\n"
+        # A narrow window scrolls the table, not the whole page.
+        f'<div class="table-scroll"><table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n'
+        "</tbody>\n</table></div>\n"
         "<p>Epochs count from 1. \"Overfitting from\" is the first epoch after the best one when validation "
         "loss stayed above its best for two epochs while training loss kept falling (epochal.diagnosis).</p>\n"
         "</section>"
     )
+
+
+def _breakable(text: str) -> str:
+    # Let "val_accuracy" and "EarlyStopping(patience=2)" break after "_" and "(", so that the
+    # comparison's twelve columns fit the page width.
+    return re.sub(r"(?<=\w)\(", "(<wbr>", _text(text).replace("_", "_<wbr>"))
 
 
 def _render_run(run: RunSummary, diagnosis: Diagnosis | None) -> str:
@@ -279,7 +301,9 @@ def _render_run(run: RunSummary, diagnosis: Diagnosis | None) -> str:
                      "train with validation_data=... to see it.</p>")
     else:
         parts.append(f'<p class="verdict">{_text(diagnosis.verdict)}</p>')
-        parts.append(f"<pre>{_text(str(diagnosis))}</pre>")
+        rows = "".join(f"<tr><th>{_text(name)}</th><td>{_text(value)}</td></tr>"
+                       for name, value in diagnosis.summary_rows())
+        parts.append(f'<table class="facts">{rows}</table>')
     if run.notes:
         items = "".join(f"<li>{_text(label)}: {_text(value)}</li>" for label, value in run.notes.items())
         parts.append(f"<ul>{items}</ul>")
@@ -306,6 +330,10 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
         with open(temporary, "x", encoding="utf-8", newline="") as stream:
             stream.write(text)
         os.replace(temporary, path)
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        # Name the file the user asked for, not the temporary one the OS complained about.
+        raise type(error)(f"Cannot write '{path}': {error.strerror or error}") from error
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
@@ -386,7 +414,13 @@ def read_history(path: str | os.PathLike) -> tuple[SimpleNamespace, str]:
         ({'loss': [0.5, 0.25]}, [0, 1], 'run')
     """
     path = Path(os.fspath(path))
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ValueError(
+            f"'{path}' is not a history file: it is binary, not JSON or CSV text. Pass the history.json "
+            "or history.csv that `epochal train` or CSVLogger wrote (model files go to `epochal inspect`)."
+        ) from None
     if path.suffix.lower() == ".csv":
         metrics, epochs, label = _parse_csv(text, path), None, ""
     else:

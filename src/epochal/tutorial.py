@@ -407,7 +407,10 @@ class _Lesson:
 
     def describe_diagnosis(self, name: str) -> None:
         diagnosis = self.histories[name].diagnose(patience=self.settings.patience)
-        self.say(f"Diagnosis of '{name}': {diagnosis.verdict}")
+        # Wrapped like the step texts: a verdict is a few sentences long.
+        for line in textwrap.wrap(f"Diagnosis of '{name}': {diagnosis.verdict}", width=100,
+                                  subsequent_indent="  "):
+            self.say(line)
 
 
 # ---------------------------------------------------------------------------------- the steps
@@ -575,13 +578,21 @@ def _step_early_stopping(lesson: _Lesson) -> None:
 def _write_report(lesson: _Lesson) -> None:
     from epochal import report
 
-    with_validation = [name for name, history in lesson.histories.items() if "val_loss" in history.history]
-    overview = lesson.figure([lesson.histories[name] for name in with_validation], "10-all-runs-val-loss.png",
-                             "Validation loss of every run", metrics=("val_loss",), labels=with_validation,
-                             title="Validation loss, all runs")
-    lesson.sections.append(report.Section("All runs", ["Validation loss of every run with validation data."],
-                                          figures=[overview]))
-    intro = (f"{lesson.result.data_note} Settings: {lesson.settings.epochs} epochs per long run, "
+    # The checkpoint and early-stopping runs repeat adam + Dropout(0.3) from the same seed: drawn
+    # again, their curves would only hide that one and crowd the legend.
+    compared = {"rmsprop": "rmsprop", "adam": "adam", "adam-dropout": "adam + Dropout(0.3)"}
+    overview = lesson.figure([lesson.histories[name] for name in compared], "10-all-runs-val-loss.png",
+                             "Validation loss of the three models", metrics=("val_loss",),
+                             labels=list(compared.values()),
+                             title="Validation loss: rmsprop, adam, adam + Dropout(0.3)")
+    lesson.sections.append(report.Section("All runs", [
+        "Validation loss of the three models the lesson compares. The ModelCheckpoint and EarlyStopping runs "
+        "train adam + Dropout(0.3) again from the same seed, so their curves are that model's and are not "
+        "drawn twice."], figures=[overview]))
+    data = lesson.data
+    used = (f"Used: {len(data.train_scaled)} training and {len(data.val_scaled)} validation images"
+            + (" (--quick)" if lesson.settings.sample_limit is not None else "") + ".")
+    intro = (f"{lesson.result.data_note} {used} Settings: {lesson.settings.epochs} epochs per long run, "
              f"batch size {lesson.settings.batch_size}, EarlyStopping patience {lesson.settings.patience}.")
     path = report.write_report(lesson.path(REPORT_NAME), "epochal tutorial: training a neural network",
                                lesson.sections, lesson.runs, intro=intro, patience=lesson.settings.patience)

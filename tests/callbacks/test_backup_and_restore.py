@@ -12,7 +12,7 @@ import torch
 import epochal as keras
 from epochal.callbacks import BackupAndRestore
 from epochal.callbacks.backup_and_restore import capture_random_states, restore_random_states
-from training_workers import EPOCHS, data, dropout_model, forkserver, train_with_backup
+from training_workers import EPOCHS, backup_every_batch, data, dropout_model, forkserver, train_with_backup
 from scripted_fit import one_thread  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -125,6 +125,23 @@ def test_a_damaged_backup_without_a_previous_one_says_what_to_do(tmp_path):
         fit(dropout_model(), [BackupAndRestore(tmp_path)])
 
 
+class _RunsCodeWhenUnpickled:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return open, (self.marker, "w")  # unpickling would create the marker file
+
+
+def test_a_backup_holding_pickled_code_is_refused_without_running_it(tmp_path):
+    marker = str(tmp_path / "code-ran")
+    torch.save({"format": "epochal.BackupAndRestore", "payload": _RunsCodeWhenUnpickled(marker)},
+               tmp_path / "latest.pt")
+    with pytest.raises(OSError, match="could not read the backup"):
+        fit(dropout_model(), [BackupAndRestore(tmp_path)])
+    assert not os.path.exists(marker)
+
+
 def test_a_foreign_file_is_refused(tmp_path):
     torch.save({"weights": []}, tmp_path / "latest.pt")
     with pytest.raises(ValueError, match="not a backup"):
@@ -182,6 +199,30 @@ def test_sigkilled_process_resumes_bit_identical(tmp_path):
         resumed = np.load(result)
         for name in reference.files:
             np.testing.assert_array_equal(resumed[name], reference[name])
+
+
+def test_backup_reads_after_sigkill_during_frequent_backups(tmp_path):
+    """A process backing up after every batch is killed with SIGKILL at random moments: the backup it
+    leaves always loads and training resumes from it (the backup is written to a temporary file and
+    moved into place in one step)."""
+    context = forkserver()
+    rng = random.Random(8)
+    backup_dir = tmp_path / "backup"
+    x, y = data()
+    for _ in range(3):
+        process, queue = _run_child(context, backup_every_batch, str(backup_dir))
+        saves_before_kill = rng.randint(2, 12)
+        while queue.get(timeout=120)[0] != "saved" or (saves_before_kill := saves_before_kill - 1):
+            pass
+        time.sleep(rng.uniform(0, 0.004))  # lands anywhere in the following batch or backup
+        process.kill()
+        process.join(timeout=60)
+        assert process.exitcode == -9
+        state = torch.load(backup_dir / "latest.pt", weights_only=True)
+        model = dropout_model()
+        history = model.fit(x, y, batch_size=64, epochs=state["epoch"] + 1, verbose=0,
+                            callbacks=[BackupAndRestore(backup_dir, save_freq=1, delete_checkpoint=False)])
+        assert history.epoch == [state["epoch"]]
 
 
 def _wait_for(queue, kind):

@@ -164,6 +164,9 @@ CHECKPOINT_CASES = [
     ({"filepath": "w-{epoch:03d}.weights.h5", "save_weights_only": True}, 0),
     ({"filepath": "e{epoch}-b{batch}.keras", "save_freq": 3}, 4),
     ({"filepath": "e{epoch}-b{batch}-{loss:.3f}.weights.h5", "save_freq": 5, "save_weights_only": True}, 3),
+    ({"filepath": "m-{epoch}.keras", "save_best_only": True, "monitor": "val_accuracy", "mode": "max",
+      "initial_value_threshold": 0.1}, 0),
+    ({"filepath": "e{epoch}-b{batch}.keras", "save_best_only": True, "monitor": "loss", "save_freq": 3}, 4),
 ]
 
 
@@ -180,11 +183,14 @@ def test_model_checkpoint_writes_the_files_keras_writes(keras_model, arguments, 
 
 def test_csv_logger_writes_the_same_bytes_as_keras(keras_model, tmp_path):
     logs = [{"loss": 0.5, "accuracy": 0.25}, {"loss": 0.25, "accuracy": 0.5, "val_loss": 0.75},
-            {"loss": 0.125, "val_loss": 0.5, "val_accuracy": 0.3333333333333333}]
-    run_script([real_keras.callbacks.CSVLogger(str(tmp_path / "keras.csv"), separator=";")],
-               fresh_stub(keras_model), logs)
-    run_script([keras.callbacks.CSVLogger(tmp_path / "ours.csv", separator=";")], small_model(), logs)
-    assert (tmp_path / "ours.csv").read_bytes() == (tmp_path / "keras.csv").read_bytes()
+            {"loss": 0.125, "val_loss": 0.5, "val_accuracy": 0.3333333333333333},
+            {"loss": np.float32(0.1), "accuracy": np.array([0.5, 0.25]), "val_loss": "n/a"}]
+    for append, run_logs in ((False, logs), (True, logs[1:])):  # a second run appends its rows, no header
+        run_script([real_keras.callbacks.CSVLogger(str(tmp_path / "keras.csv"), separator=";", append=append)],
+                   fresh_stub(keras_model), run_logs)
+        run_script([keras.callbacks.CSVLogger(tmp_path / "ours.csv", separator=";", append=append)], small_model(),
+                   run_logs)
+        assert (tmp_path / "ours.csv").read_bytes() == (tmp_path / "keras.csv").read_bytes()
 
 
 @pytest.mark.parametrize("loss", [0.5, float("nan"), float("inf"), -float("inf")])
@@ -197,3 +203,16 @@ def test_terminate_on_nan_decides_as_keras(keras_model, loss):
     theirs.on_batch_end(0, {"loss": loss})
     ours.on_train_batch_end(0, {"loss": loss})
     assert model.stop_training == stub.stop_training
+
+
+@pytest.mark.parametrize("name, arguments", [
+    ("EarlyStopping", {"patience": 2, "verbose": 1, "restore_best_weights": True}),
+    ("ModelCheckpoint", {"filepath": "m-{epoch}.keras", "save_best_only": True, "verbose": 1}),
+    ("ModelCheckpoint", {"filepath": "m.keras", "verbose": 1}),
+])
+def test_verbose_messages_are_keras_messages(keras_model, capsys, name, arguments):
+    logs = _epoch_logs("val_loss", [1.0, 0.8, 0.9, 0.95, 0.97])
+    run_script([getattr(real_keras.callbacks, name)(**arguments)], fresh_stub(keras_model), logs)
+    theirs = capsys.readouterr().out
+    run_script([getattr(keras.callbacks, name)(**arguments)], recording_model(), logs)
+    assert capsys.readouterr().out == theirs != ""

@@ -37,9 +37,9 @@ def test_separator(tmp_path, separator):
     assert text.splitlines() == [separator.join(["epoch", "loss", "val_loss"]), separator.join(["0", "0.5", "1.0"])]
 
 
-def test_arrays_are_written_as_lists(tmp_path):
+def test_arrays_are_written_as_lists_quoted_as_keras_quotes_them(tmp_path):
     text = write_log(tmp_path / "log.csv", [{"loss": 0.5, "val_loss": 1.0, "scores": np.array([1, 2])}])
-    assert text.splitlines()[1] == '0,0.5,"[1, 2]",1.0'
+    assert text.splitlines()[1] == '0,0.5,"""[1, 2]""",1.0'
 
 
 def test_append_keeps_the_header_once_and_overwrite_starts_again(tmp_path):

@@ -139,12 +139,6 @@ def test_bad_arguments_name_the_argument(arguments, error):
         EarlyStopping(**arguments)
 
 
-def test_auto_mode_refuses_a_name_without_a_direction():
-    callback = EarlyStopping(monitor="my_score")
-    with pytest.raises(ValueError, match="mode='max'"):
-        run_script([callback], small_model(), [{"my_score": 1.0}, {"my_score": 2.0}])
-
-
 def test_in_a_real_fit_training_stops_patience_epochs_after_the_best(tiny_images):
     x, y = tiny_images
     model = keras.Sequential([keras.Input(shape=(28, 28)), keras.layers.Flatten(), keras.layers.Dense(10)])

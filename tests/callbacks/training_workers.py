@@ -83,3 +83,14 @@ def checkpoint_every_batch(filepath, queue) -> None:
                  keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: queue.put(("saved", batch)))]
     queue.put(("pid", os.getpid()))
     model.fit(x, y, batch_size=64, epochs=1000, verbose=0, callbacks=callbacks)
+
+
+def backup_every_batch(backup_dir, queue) -> None:
+    """Back up through BackupAndRestore after every batch, for ever, reporting each backup."""
+    torch.set_num_threads(1)
+    keras.utils.set_random_seed(2)
+    model = dropout_model()
+    x, y = data()
+    callbacks = [keras.callbacks.BackupAndRestore(backup_dir, save_freq=1),
+                 keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: queue.put(("saved", batch)))]
+    model.fit(x, y, batch_size=64, epochs=1000, verbose=0, callbacks=callbacks)

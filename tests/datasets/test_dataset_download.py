@@ -53,7 +53,9 @@ class LocalServer:
 
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        # A short poll interval: shutdown() waits up to one interval, 0.5 s by default, per test.
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02},
+                                       daemon=True)
 
     def add(self, name: str, body: bytes) -> str:
         """Serve `body` as `name`; return its SHA-256."""
@@ -213,6 +215,10 @@ def test_nothing_found_error_lists_every_place_and_remedy(server, roots):
     for remedy in ("apt-get install dataset-fashion-mnist", "EPOCHAL_DATA", "keras-home", "404"):
         assert remedy in message
     assert isinstance(caught.value, FileNotFoundError)
+    # The command line shows only the first line, so it must say what happened on its own.
+    first_line = message.splitlines()[0]
+    assert first_line.startswith("Fashion-MNIST was not found on this machine and could not be downloaded")
+    assert "404" in first_line and first_line.endswith(").")
 
 
 def test_mnist_nothing_found_error_lists_every_place(server, roots):
@@ -223,6 +229,9 @@ def test_mnist_nothing_found_error_lists_every_place(server, roots):
         assert str(place.folder / "mnist.npz") in message
         assert str(place.folder / "mnist") + "/" in message
     assert "EPOCHAL_DATA" in message and "404" in message
+    first_line = message.splitlines()[0]
+    assert first_line.startswith("MNIST was not found on this machine and could not be downloaded")
+    assert "404" in first_line
 
 
 def test_mnist_downloads_npz_with_checked_hash(server, roots, tmp_path, monkeypatch):

@@ -105,7 +105,8 @@ def test_training_continues_the_same_in_keras_and_in_epochal(optimizer, suffix, 
     x, y = data
     model = _keras_model(OPTIMIZERS[optimizer]())
     model.fit(x, y, batch_size=32, epochs=1, verbose=0, shuffle=False)
-    # Keras continues from .keras: its own .h5 reader drops the optimizer slots. (Save .keras first: after
+    # Keras continues from .keras: its .h5 reader builds the optimizer for no variables, so Keras 3.15 cannot fit()
+    # after loading any .h5 that holds optimizer weights, its own included. (Save .keras first: after
     # writing .h5, Keras 3.15 leaves the optimizer out of later .keras files' compile_config.)
     model.save(tmp_path / "checkpoint.keras")
     model.save(tmp_path / f"checkpoint{suffix}")

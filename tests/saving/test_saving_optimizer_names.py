@@ -53,3 +53,33 @@ def test_keras3_variable_list_has_keras_order_and_names(optimizer, third):
     assert len(names) == expected_count
     assert names[:3] == [f"{model.optimizer.name}/iteration", f"{model.optimizer.name}/learning_rate",
                          f"{model.optimizer.name}/sequential_{third}"]
+
+
+@pytest.mark.parametrize("iteration", [-7, 2.5, float("nan")])
+def test_an_impossible_step_count_warns_and_leaves_the_optimizer_as_it_was(iteration):
+    model = _compiled("adam")
+    values = [np.array(iteration), np.array(0.001, dtype="float32")]
+    values += [np.full(tuple(weight.shape), 0.5) for weight in model.weights for _ in range(2)]
+    with pytest.warns(UserWarning, match="step count is .*not a whole number >= 0.*starts fresh"):
+        assert not optimizer_state.restore_positional(model, values, "file.keras")
+    assert model.optimizer.iterations == 0
+    assert all(float(slot.abs().sum()) == 0 for slots in model.optimizer.slots().values() for slot in slots)
+
+
+def test_a_value_the_optimizer_refuses_puts_its_previous_state_back(monkeypatch):
+    model = _compiled("adam")
+    optimizer = optimizer_state.ready_optimizer(model)
+    values = [np.array(3), np.array(0.001, dtype="float32")]
+    values += [np.full(tuple(weight.shape), 0.5) for weight in model.weights for _ in range(2)]
+    real_load = type(optimizer).load_state_dict
+
+    def refuse_after_slots(self, state):
+        real_load(self, state)
+        if state["iterations"] == 3:
+            raise ValueError("refused")
+
+    monkeypatch.setattr(type(optimizer), "load_state_dict", refuse_after_slots)
+    with pytest.warns(UserWarning, match=r"does not fit.*\(refused\)"):
+        assert not optimizer_state.restore_positional(model, values, "file.keras")
+    assert optimizer.iterations == 0
+    assert all(float(slot.abs().sum()) == 0 for slots in optimizer.slots().values() for slot in slots)

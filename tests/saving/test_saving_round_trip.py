@@ -185,6 +185,33 @@ def test_state_dict_and_safetensors(trained, tiny_images, tmp_path):
         load_safetensors(wrong, tmp_path / "w.safetensors")
 
 
+@pytest.mark.parametrize("name", ["w.safetensors", "w.pt"])
+def test_state_dict_files_skip_mismatched_tensors_only_when_asked(name, tmp_path):
+    source = keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(3, name="shared"),
+                               keras.layers.Dense(2, name="head")])
+    source.save_weights(tmp_path / name)
+    target = keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(3, name="shared"),
+                               keras.layers.Dense(5, name="head")])
+    with pytest.raises(ValueError, match=r"'head\.kernel' has shape \(3, 5\) in the model but \(3, 2\) in the file.*skip_mismatch"):
+        target.load_weights(tmp_path / name)
+    with pytest.warns(UserWarning, match=r"Skipping 2 tensors.*'head\.kernel' has shape \(3, 5\) in the model but \(3, 2\)"):
+        target.load_weights(tmp_path / name, skip_mismatch=True)
+    np.testing.assert_array_equal(target.get_layer("shared").get_weights()[0],
+                                  source.get_layer("shared").get_weights()[0])
+    renamed = keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(3), keras.layers.Dense(2)])
+    with pytest.raises(ValueError, match="missing keys.*Keys follow layer names.*skip_mismatch=True"):
+        renamed.load_weights(tmp_path / name)
+
+
+@pytest.mark.parametrize("name", ["w.h5", "w.weights.h5", "w.keras"])
+def test_by_name_that_matches_no_layer_warns_instead_of_silently_loading_nothing(name, tmp_path):
+    source = keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(3, name="saved_dense")])
+    (source.save if name.endswith(".keras") else source.save_weights)(tmp_path / name)
+    target = keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(3, name="other_dense")])
+    with pytest.warns(UserWarning, match=r"loaded nothing.*\['other_dense'\].*\['saved_dense'\]"):
+        target.load_weights(tmp_path / name, by_name=True)
+
+
 def test_load_weights_into_an_unbuilt_model_explains_what_to_do(trained, tmp_path):
     trained.save_weights(tmp_path / "w.weights.h5")
     unbuilt = keras.Sequential([keras.layers.Dense(10)])

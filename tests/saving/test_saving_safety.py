@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import struct
 import warnings
 import zipfile
 from pathlib import Path
@@ -13,7 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import epochal as keras
-from epochal.saving import FileFormatError, atomic, h5_legacy, keras_zip
+from conftest import FIXTURES
+from epochal.saving import FileFormatError, atomic, h5_guard, h5_legacy, keras_zip
+from epochal.saving.h5_guard import check_bytes, global_heap_entries
 
 
 def _small_model() -> keras.Sequential:
@@ -32,7 +35,19 @@ def saved_files(tmp_path_factory) -> dict[str, bytes]:
     names = ["m.keras", "m.h5", "w.weights.h5", "w.h5", "w.safetensors", "w.pt"]
     for name in names:
         (model.save if name.startswith("m.") else model.save_weights)(folder / name)
-    return {name: (folder / name).read_bytes() for name in names}
+    files = {name: (folder / name).read_bytes() for name in names}
+    files["w_vlen.h5"] = _with_variable_length_names(folder / "w.h5")
+    return files
+
+
+def _with_variable_length_names(path: Path) -> bytes:
+    """A legacy weights file whose names are variable-length strings in the global heap, as tf.keras 2 writes them."""
+    with h5py.File(path, "r+") as h5:
+        for group in [h5, *(h5[name] for name in h5)]:
+            for key, value in list(group.attrs.items()):
+                if isinstance(value, np.ndarray) and value.dtype.kind == "S":
+                    group.attrs[key] = [item.decode() for item in value]  # h5py stores str lists as vlen strings
+    return path.read_bytes()
 
 
 def _load(path: Path):
@@ -58,7 +73,10 @@ def test_missing_file_and_folder_name_the_path(tmp_path):
         model.load_weights(tmp_path / "missing.h5")
 
 
-@pytest.mark.parametrize("name", ["m.keras", "m.h5", "w.weights.h5", "w.h5", "w.safetensors", "w.pt"])
+ALL_FILES = ["m.keras", "m.h5", "w.weights.h5", "w.h5", "w_vlen.h5", "w.safetensors", "w.pt"]
+
+
+@pytest.mark.parametrize("name", ALL_FILES)
 def test_empty_and_truncated_files_raise_value_errors_naming_the_file(name, saved_files, tmp_path):
     path = tmp_path / name
     path.write_bytes(b"")
@@ -109,6 +127,76 @@ def test_save_format_h5_writes_legacy_files_under_any_name(tmp_path):
         model.save(tmp_path / "x", save_format="tf")
 
 
+def _with_stuck_global_heap(data: bytes) -> bytes:
+    """`data` with its first global heap entry turned into free space of 0 bytes: libhdf5 loops forever on it."""
+    entry = data.index(b"GCOL\x01") + 16
+    damaged = bytearray(data)
+    damaged[entry:entry + 2] = bytes(2)  # index 0: free space ...
+    damaged[entry + 8:entry + 16] = bytes(8)  # ... of 0 bytes
+    return bytes(damaged)
+
+
+def _with_huge_string_length(data: bytes) -> bytes:
+    """`data` with the stored length of the string in heap entry 1 set to ~4 GiB: libhdf5 would allocate it all."""
+    (collection, index), size = next(iter(global_heap_entries(data).items()))
+    reference = struct.pack("<IQI", size, collection, index)  # how an attribute stores a variable-length value
+    assert data.count(reference) == 1
+    return data.replace(reference, struct.pack("<IQI", 0xFFFFFFF0, collection, index))
+
+
+def _real_tf_keras_file() -> bytes:
+    return (FIXTURES / "tk2_seed_rmsprop_weights.h5").read_bytes()
+
+
+@pytest.mark.parametrize("damage, message", [
+    (_with_stuck_global_heap, r"global heap .* at byte \d+ is damaged: its entry at byte \d+ claims 0 bytes"),
+    (_with_huge_string_length, r"attribute '\w+' claims 4294967280 bytes but its heap entry holds \d+"),
+])
+def test_hdf5_damage_that_would_hang_libhdf5_or_exhaust_memory_is_refused(damage, message, saved_files):
+    for valid in (saved_files["w_vlen.h5"], _real_tf_keras_file()):
+        check_bytes(valid)
+        with pytest.raises(ValueError, match=message):
+            check_bytes(damage(valid))
+
+
+@pytest.mark.parametrize("name", ["m.h5", "w.h5", "m.keras"])
+def test_every_hdf5_reader_runs_the_guard_first(name, saved_files, tmp_path, monkeypatch):
+    """Wiring: the guard runs before h5py reads a value (the damaged files themselves would hang a broken build)."""
+    def refuse(data) -> None:
+        raise ValueError("guard ran")
+
+    monkeypatch.setattr(h5_guard, "check_file", refuse)
+    monkeypatch.setattr(h5_guard, "check_bytes", refuse)
+    path = tmp_path / name
+    path.write_bytes(saved_files[name])
+    with pytest.raises(FileFormatError, match=f"'{path}'.*guard ran"):
+        _load(path)
+    with pytest.raises(FileFormatError, match="guard ran"):
+        _small_model().load_weights(path)
+
+
+def test_an_attribute_of_an_unexpected_type_is_refused_before_it_is_read(tmp_path):
+    """A damaged string type decodes as a variable-length sequence, which libhdf5 can crash converting."""
+    path = tmp_path / "w.h5"
+    with h5py.File(path, "w") as h5:
+        sequences = np.empty(1, dtype=object)
+        sequences[0] = np.array([1, 2], dtype="uint8")
+        h5.attrs.create("layer_names", sequences, dtype=h5py.vlen_dtype("uint8"))
+    with pytest.raises(FileFormatError, match=f"'{path}'.*attribute 'layer_names' holds object values"):
+        _small_model().load_weights(path)
+
+
+def test_user_mistakes_in_paths_and_arguments_are_explained(saved_files, tmp_path):
+    (tmp_path / "m.keras").write_bytes(saved_files["m.keras"])
+    with pytest.raises(TypeError, match="`custom_objects` must be a dict.*Received: custom_objects=3"):
+        keras.models.load_model(tmp_path / "m.keras", custom_objects=3)
+    with pytest.raises(NotADirectoryError, match="'.*m.keras' is a file, not a folder"):
+        _small_model().save(tmp_path / "m.keras" / "inside.keras")
+    (tmp_path / "w.pt").write_bytes(saved_files["w.pt"])
+    with pytest.raises(ValueError, match=r"'.*w.pt' is a PyTorch state_dict.*model.load_weights"):
+        keras.models.load_model(tmp_path / "w.pt")
+
+
 # -------------------------------------------------------------------------------------- code in files
 def _write_keras_config(path: Path, config: dict) -> None:
     with zipfile.ZipFile(path, "w") as archive:
@@ -148,6 +236,15 @@ def test_serialized_lambda_function_is_refused(tmp_path):
     _write_keras_config(tmp_path / "fn.keras", _sequential_with(dense))
     with pytest.raises(ValueError, match="serialized Python lambda"):
         keras.models.load_model(tmp_path / "fn.keras")
+
+
+def test_a_config_torch_cannot_build_is_reported_as_a_damaged_file(tmp_path):
+    """A flipped byte can turn '28' into '-8': torch's RuntimeError becomes an error naming the file."""
+    config = {"class_name": "Sequential", "config": {"name": "s", "build_input_shape": [None, -8], "layers": [
+        {"class_name": "Dense", "config": {"name": "d", "units": 2}}]}}
+    _write_keras_config(tmp_path / "negative.keras", config)
+    with pytest.raises(FileFormatError, match=r"model config in '.*negative.keras' is invalid \(RuntimeError"):
+        keras.models.load_model(tmp_path / "negative.keras")
 
 
 def test_unknown_class_is_named_with_the_known_ones(tmp_path):
@@ -207,7 +304,7 @@ def test_overwrite_false_refuses_to_replace(tmp_path):
 # ------------------------------------------------------------------------------------------------ fuzz
 @settings(max_examples=200, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(name=st.sampled_from(["m.keras", "m.h5", "w.weights.h5", "w.h5", "w.safetensors", "w.pt"]),
+@given(name=st.sampled_from(ALL_FILES),
        cut=st.floats(0.0, 1.0), flips=st.lists(st.tuples(st.floats(0.0, 1.0), st.integers(0, 255)), max_size=6))
 def test_fuzzed_files_load_or_raise_clear_errors(saved_files, tmp_path_factory, name, cut, flips):
     data = bytearray(saved_files[name])

@@ -95,12 +95,13 @@ class BackupAndRestore(Callback):
             model with other weights.
 
     Example:
-        >>> import numpy as np, epochal as keras
+        >>> import os, tempfile, numpy as np, epochal as keras
         >>> model = keras.Sequential([keras.Input(shape=(3,)), keras.layers.Dense(1)])
         >>> model.compile(loss="mse", optimizer="sgd")
-        >>> backup = BackupAndRestore(backup_dir="backup")
+        >>> backup_dir = os.path.join(tempfile.mkdtemp(), "backup")
+        >>> backup = BackupAndRestore(backup_dir=backup_dir)
         >>> history = model.fit(np.ones((4, 3)), np.zeros(4), epochs=2, callbacks=[backup], verbose=0)
-        >>> os.path.exists("backup")  # deleted once training finished
+        >>> os.path.exists(backup_dir)  # deleted once training finished
         False
     """
 

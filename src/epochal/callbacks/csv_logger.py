@@ -9,10 +9,14 @@ from epochal.callbacks.callback import Callback
 
 
 def _cell(value: Any) -> Any:
-    """Numbers and strings as they are; a list or array as "[a, b, c]" (Keras's format)."""
+    """Numbers and strings as they are; a list or array as '"[a, b, c]"'.
+
+    The quotes are part of the text, as in the files Keras writes (the csv module then doubles them),
+    so that scripts that parse Keras's logs read ours the same way.
+    """
     if isinstance(value, str) or not hasattr(value, "__iter__") or getattr(value, "ndim", None) == 0:
         return value
-    return f"[{', '.join(map(str, value))}]"
+    return f'"[{", ".join(map(str, value))}]"'
 
 
 class CSVLogger(Callback):

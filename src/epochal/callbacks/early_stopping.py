@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from typing import Optional
 
-
 from epochal.callbacks.monitor_callback import MonitorCallback, check_count
 
 
@@ -61,6 +60,7 @@ class EarlyStopping(MonitorCallback):
         self._warned_missing = False
 
     def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
         # Allow instances to be re-used across fit() calls.
         self._reset()
 

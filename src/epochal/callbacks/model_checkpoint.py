@@ -65,6 +65,8 @@ class ModelCheckpoint(MonitorCallback):
 
     def on_train_begin(self, logs=None):
         # `best` and the batch count carry over to the next fit, as in Keras (the file on disk does too).
+        if self.save_best_only:
+            super().on_train_begin(logs)
         self._warned_missing = False
 
     def _overrides(self, hook: str) -> bool:
@@ -127,6 +129,7 @@ class ModelCheckpoint(MonitorCallback):
             self.model.save_weights(filepath, overwrite=True)
         else:
             self.model.save(filepath, overwrite=True)
+        self._say(f"\nEpoch {epoch + 1}: finished saving model to {filepath}")
 
     def _should_save(self, epoch: int, logs: Optional[Mapping], filepath: str) -> bool:
         if not self.save_best_only:

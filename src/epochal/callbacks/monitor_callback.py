@@ -95,6 +95,12 @@ class MonitorCallback(Callback):
                              "or down. Pass mode='max' to keep the highest value or mode='min' to keep the lowest.")
         return direction
 
+    def on_train_begin(self, logs=None):
+        # Keras finds out at the first epoch end that it cannot tell the direction; say so before the
+        # first step instead (the direction is read from the name, which is known already).
+        _ = self.direction  # raises ValueError for mode='auto' on a name without a direction
+        self._warned_missing = False
+
     def _is_improvement(self, current: float, reference: Optional[float]) -> bool:
         """Whether `current` beats `reference` by more than min_delta (always true against None)."""
         if reference is None:

@@ -54,6 +54,7 @@ class ReduceLROnPlateau(MonitorCallback):
         self._warned_missing = False
 
     def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
         self._reset()
 
     def in_cooldown(self) -> bool:

@@ -144,11 +144,12 @@ def _download() -> Path:
 
 def _not_found_message(error: Exception) -> str:
     keras_folder = sources.keras_datasets_dir() / SUBFOLDER
+    # The first line must stand alone: the command line shows only it (the rest with --debug).
     return (
-        "Fashion-MNIST was not found. Each folder below must hold all four files "
-        f"{', '.join(FILE_SHA256)}; searched in this order:\n"
+        f"Fashion-MNIST was not found on this machine and could not be downloaded ({error}).\n"
+        "Searched in this order; each folder must hold all four files "
+        f"{', '.join(FILE_SHA256)}:\n"
         f"{sources.format_searched(_candidates())}\n"
-        f"Download failed: {error}\n"
         "To get the files, do one of:\n"
         "  - sudo apt-get install dataset-fashion-mnist   (Debian/Ubuntu; fills "
         f"{sources.SYSTEM_DATASETS_DIR / SUBFOLDER})\n"

@@ -120,11 +120,12 @@ def _download(path: str | os.PathLike) -> Path:
 
 def _not_found_message(path: str | os.PathLike, error: Exception) -> str:
     keras_file = sources.keras_datasets_dir() / path
+    # The first line must stand alone: the command line shows only it (the rest with --debug).
     return (
-        f"MNIST was not found. Searched for {path} or a {SUBFOLDER}/ folder holding "
+        f"MNIST was not found on this machine and could not be downloaded ({error}).\n"
+        f"Searched for {path} or a {SUBFOLDER}/ folder holding "
         f"{', '.join(idx.MNIST_STYLE_FILES)}, in this order:\n"
         f"{sources.format_searched(_candidates(path))}\n"
-        f"Download failed: {error}\n"
         "To get the data, do one of:\n"
         f"  - copy Keras's mnist.npz to {keras_file} (where Keras keeps its downloads)\n"
         f"  - put mnist.npz (or a {SUBFOLDER}/ folder with the four IDX files) in a folder "

@@ -10,7 +10,7 @@ import zipfile
 from pathlib import Path
 from typing import Any, Optional
 
-from epochal.saving import h5_legacy, keras_zip, optimizer_state, safetensors_io, weights_h5
+from epochal.saving import h5_guard, h5_legacy, keras_zip, optimizer_state, safetensors_io, weights_h5
 from epochal.saving.atomic import atomic_write, prepare_target, refuse_folder
 from epochal.saving.compile_config import compile_arguments, compile_config
 from epochal.saving.config import LEGACY, model_config, model_from_config
@@ -21,8 +21,10 @@ from epochal.saving.h5_values import h5py_module
 _MODEL_SUFFIXES = {".keras": "keras", ".h5": "h5", ".hdf5": "h5", ".weights.h5": "h5"}
 _WEIGHTS_SUFFIXES = {".weights.h5": "keras3", ".h5": "legacy", ".hdf5": "legacy", ".safetensors": "safetensors",
                      ".pt": "torch", ".pth": "torch"}
-# Errors a config that is valid JSON but not a sensible model raises while layers are built.
-_CONFIG_ERRORS = (TypeError, KeyError, AttributeError, IndexError, ZeroDivisionError, OverflowError, RecursionError)
+# Errors a config that is valid JSON but not a sensible model raises while layers are built (RuntimeError: torch
+# refusing a tensor shape, e.g. a damaged digit that made a dimension negative).
+_CONFIG_ERRORS = (TypeError, KeyError, AttributeError, IndexError, ZeroDivisionError, OverflowError, RecursionError,
+                  RuntimeError)
 
 
 # ============================================================================================ models
@@ -101,6 +103,7 @@ def load_model(filepath: Any, custom_objects: Optional[dict] = None, compile: bo
 
     Raises:
         FileNotFoundError / IsADirectoryError: nothing, or a folder, at the path.
+        TypeError: `filepath` is not a path, or `custom_objects` is not a dict.
         ValueError: a damaged file or one of another kind, an unknown class, or a Lambda layer
             (each message names the file and what was wrong).
 
@@ -114,7 +117,11 @@ def load_model(filepath: Any, custom_objects: Optional[dict] = None, compile: bo
         'Adam'
     """
     path = readable_file(filepath)
+    _check_custom_objects(custom_objects)
     kind = sniff(path)
+    if kind == "zip" and _is_torch_zip(path):
+        raise FileFormatError(f"'{path}' is a PyTorch state_dict (torch.save), which holds weights only. Build the "
+                              f"model in code and call model.load_weights('{path}').")
     if kind == "zip":
         with reading(path, "a .keras model file"):
             archive = keras_zip.read(str(path), path.stat().st_size)
@@ -145,6 +152,7 @@ def model_from_archive(archive: keras_zip.KerasArchive, path: Path, custom_objec
 def _load_h5_model(path: Path, custom_objects: Optional[dict], compile: bool, safe_mode: bool) -> Any:
     source, size = str(path), path.stat().st_size
     with reading(path, "a legacy HDF5 model file"):
+        h5_guard.check_file(path)
         with h5py_module().File(path, "r") as h5file:
             if "model_config" not in h5file.attrs:
                 raise FileFormatError(f"'{path}' holds weights only (no model config). Build the model in code and "
@@ -264,7 +272,7 @@ def load_weights(model: Any, filepath: Any, skip_mismatch: bool = False, by_name
                          "model.build((None, ...)), or call it on a batch of data.")
     kind, suffix, source = sniff(path), suffix_of(path), str(path)
     if kind == "zip" and (suffix in (".pt", ".pth") or _is_torch_zip(path)):
-        safetensors_io.load_torch_state(model, path, strict=not skip_mismatch)
+        safetensors_io.load_torch_state(model, path, strict=not skip_mismatch, skip_mismatch=skip_mismatch)
     elif kind == "zip":
         with reading(path, "a .keras model file"):
             weights = keras_zip.read_weights(keras_zip.read(source, path.stat().st_size))
@@ -272,9 +280,9 @@ def load_weights(model: Any, filepath: Any, skip_mismatch: bool = False, by_name
     elif kind == "hdf5":
         _load_h5_weights(model, path, by_name, skip_mismatch)
     elif kind == "safetensors" or suffix == ".safetensors":
-        safetensors_io.load_safetensors(model, path, strict=not skip_mismatch)
+        safetensors_io.load_safetensors(model, path, strict=not skip_mismatch, skip_mismatch=skip_mismatch)
     elif suffix in (".pt", ".pth"):
-        safetensors_io.load_torch_state(model, path, strict=not skip_mismatch)
+        safetensors_io.load_torch_state(model, path, strict=not skip_mismatch, skip_mismatch=skip_mismatch)
     else:
         raise FileFormatError(f"'{path}' is not a weights file epochal can read: it starts with "
                               f"{describe_start(path)}. load_weights reads {WEIGHTS_FORMATS}, and '.keras' files.")
@@ -283,6 +291,7 @@ def load_weights(model: Any, filepath: Any, skip_mismatch: bool = False, by_name
 def _load_h5_weights(model: Any, path: Path, by_name: bool, skip_mismatch: bool) -> None:
     source, size = str(path), path.stat().st_size
     with reading(path, "an HDF5 weights file"):
+        h5_guard.check_file(path)
         with h5py_module().File(path, "r") as h5file:
             if weights_h5.is_keras3_layout(h5file):
                 keras3 = weights_h5.read(h5file, size)
@@ -306,6 +315,12 @@ def _is_torch_zip(path: Path) -> bool:
     except (zipfile.BadZipFile, OSError, ValueError, EOFError):
         return False
     return keras_zip.CONFIG_NAME not in names and any(name.endswith("data.pkl") for name in names)
+
+
+def _check_custom_objects(custom_objects: Any) -> None:
+    if custom_objects is not None and not isinstance(custom_objects, dict):
+        raise TypeError("`custom_objects` must be a dict {'ClassName': class_or_function} or None. "
+                        f"Received: custom_objects={custom_objects!r} of type {type(custom_objects).__name__}.")
 
 
 def _check_model(model: Any, where: str) -> None:

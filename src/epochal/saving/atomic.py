@@ -18,12 +18,17 @@ def prepare_target(filepath, overwrite: bool) -> Path:
 
     Raises:
         IsADirectoryError: the target is an existing folder.
+        NotADirectoryError: a folder on the way to the target is a file.
         FileExistsError: the target exists and `overwrite` is False.
     """
     path = refuse_folder(as_path(filepath))
     if path.exists() and not overwrite:
         raise FileExistsError(f"'{path}' already exists and overwrite=False. Pass overwrite=True to replace it, "
                               "or choose another name.")
+    for folder in reversed(path.parents):
+        if folder.exists() and not folder.is_dir():
+            raise NotADirectoryError(f"Cannot save to '{path}': '{folder}' is a file, not a folder. Choose another "
+                                     "path.")
     path.parent.mkdir(parents=True, exist_ok=True)
     return path
 

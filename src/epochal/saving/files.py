@@ -15,7 +15,7 @@ from typing import Any, Iterator
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 ZIP_SIGNATURE = b"PK\x03\x04"
 # HDF5 allows a user block before the superblock: the signature may sit at 0, 512, 1024, 2048, ...
-_HDF5_OFFSETS = (0, 512, 1024, 2048, 4096)
+HDF5_OFFSETS = (0, 512, 1024, 2048, 4096)
 
 MODEL_FORMATS = ("'.keras' (Keras 3 zip archive: config.json, metadata.json, model.weights.h5) or "
                  "'.h5' / '.hdf5' (legacy HDF5 model file, as tf.keras 2 wrote)")
@@ -66,7 +66,7 @@ def sniff(path: Path) -> str:
         head = handle.read(8)
         if head.startswith(ZIP_SIGNATURE):
             return "zip"
-        for offset in _HDF5_OFFSETS:
+        for offset in HDF5_OFFSETS:
             handle.seek(offset)
             if handle.read(8) == HDF5_SIGNATURE:
                 return "hdf5"

@@ -17,7 +17,8 @@ import numpy as np
 from epochal.saving import optimizer_state
 from epochal.saving.h5_values import (read_array, read_json_attribute, read_strings, write_json_attribute,
                                       write_strings, write_text_attribute)
-from epochal.saving.weights_layout import Saved, Target, assign, input_layer_free, legacy_targets
+from epochal.saving.weights_layout import (Saved, Target, assign, input_layer_free, legacy_targets,
+                                           warn_if_nothing_matched)
 
 # The Keras release whose file layout epochal writes; readers use it to choose conversions.
 KERAS_FORMAT_VERSION = "3.15.1"
@@ -110,6 +111,7 @@ def load_into(model: Any, weights: LegacyWeights, source: str, by_name: bool = F
     if by_name:
         saved = {layer.key: layer for layer in weights.layers}
         pairs = [(target, saved[target.key]) for target in targets if target.key in saved]
+        warn_if_nothing_matched(pairs, targets, weights.layers, source)
     else:
         pairs = _positional_pairs(targets, [layer for layer in weights.layers if layer.arrays], source)
     assign(pairs, source, skip_mismatch)

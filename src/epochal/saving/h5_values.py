@@ -100,6 +100,11 @@ def read_text_attribute(group: Any, name: str, file_size: int) -> str | None:
 
 def _read_attribute(group: Any, name: str, file_size: int) -> Any:
     attribute = group.attrs.get_id(name)
+    h5py = h5py_module()
+    # Keras attributes hold strings or numbers. Anything else (a variable-length sequence is what a damaged
+    # string type decodes to) is refused before reading: libhdf5 can crash converting such values.
+    if h5py.check_string_dtype(attribute.dtype) is None and attribute.dtype.kind not in "fiub":
+        raise ValueError(f"attribute '{name}' holds {attribute.dtype} values, not text or numbers")
     count = int(np.prod(attribute.shape, dtype=np.float64)) if attribute.shape else 1
     if count * max(attribute.dtype.itemsize, 1) > file_size:
         raise ValueError(f"attribute '{name}' declares more data than the file holds")

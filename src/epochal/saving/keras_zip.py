@@ -8,7 +8,7 @@ import zipfile
 from dataclasses import dataclass
 from typing import IO, Any, Union
 
-from epochal.saving import weights_h5
+from epochal.saving import h5_guard, weights_h5
 from epochal.saving.compile_config import compile_config
 from epochal.saving.config import KERAS3, model_config
 from epochal.saving.h5_legacy import KERAS_FORMAT_VERSION
@@ -76,6 +76,7 @@ def read(source: Union[str, IO[bytes]], size: int) -> KerasArchive:
 
 def read_weights(archive: KerasArchive) -> weights_h5.Keras3Weights:
     """Parse the archive's `model.weights.h5` (call inside `files.reading`)."""
+    h5_guard.check_bytes(archive.weights_data)
     with h5py_module().File(io.BytesIO(archive.weights_data), "r") as h5file:
         return weights_h5.read(h5file, len(archive.weights_data))
 

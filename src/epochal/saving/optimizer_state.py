@@ -91,8 +91,7 @@ def restore_positional(model: Any, values: list[np.ndarray], source: str) -> boo
         problem = _put(state, slot, index, value)
         if problem:
             return _fresh(source, problem)
-    optimizer.load_state_dict(state)
-    return True
+    return _apply(optimizer, state, source)
 
 
 def restore_named(model: Any, named: list[tuple[str, np.ndarray]], source: str) -> bool:
@@ -118,8 +117,7 @@ def restore_named(model: Any, named: list[tuple[str, np.ndarray]], source: str) 
     expected = {(slot, index) for slot, index in _layout(model, optimizer) if index is not None}
     if not expected <= filled:
         return _fresh(source, f"{len(expected - filled)} slot values are missing from the file")
-    optimizer.load_state_dict(state)
-    return True
+    return _apply(optimizer, state, source)
 
 
 def _parse_legacy_name(name: str, index_by_name: dict[str, int]) -> Optional[tuple[str, Optional[int]]]:
@@ -147,7 +145,10 @@ def _put(state: dict, slot: str, index: Optional[int], value: np.ndarray) -> Opt
         if value.size != 1:
             return f"the optimizer's '{slot}' should be a single number but the file holds shape {value.shape}"
         if slot == "iteration":
-            state["iterations"] = int(value.reshape(()))
+            count = value.reshape(()).item()
+            if not (count >= 0 and float(count).is_integer()):  # also refuses NaN
+                return f"the optimizer's step count is {count}, not a whole number >= 0"
+            state["iterations"] = int(count)
         elif slot == "learning_rate":
             # Keras stores the rate as float32; keep the config's exact float when it is the same number.
             current = state["learning_rate"]
@@ -162,6 +163,17 @@ def _put(state: dict, slot: str, index: Optional[int], value: np.ndarray) -> Opt
                 f"{tuple(value.shape)}")
     state["slots"][slot][index] = torch.as_tensor(value, dtype=target.dtype)
     return None
+
+
+def _apply(optimizer: Any, state: dict, source: str) -> bool:
+    """Load `state`; if the optimizer refuses a value, put its previous state back (never half-loaded)."""
+    previous = optimizer.state_dict()
+    try:
+        optimizer.load_state_dict(state)
+    except (ValueError, TypeError) as error:
+        optimizer.load_state_dict(previous)
+        return _fresh(source, str(error))
+    return True
 
 
 def _fresh(source: str, problem: str) -> bool:

@@ -6,6 +6,7 @@ safetensors is a plain header plus raw bytes, and `.pt` files go through
 """
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -45,46 +46,74 @@ def save_safetensors(model: Any, filepath: Any, overwrite: bool = True) -> None:
     atomic_write(path, lambda temporary: module.save_file(state, str(temporary), metadata={"format": "pt"}))
 
 
-def load_safetensors(model: Any, filepath: Any, strict: bool = True) -> None:
-    """Load a `.safetensors` state dict into `model` (see `load_state`)."""
+def load_safetensors(model: Any, filepath: Any, strict: bool = True, skip_mismatch: bool = False) -> None:
+    """Load a `.safetensors` state dict into `model` (see `load_state` for `strict` and `skip_mismatch`)."""
     path = readable_file(filepath)
     module = _safetensors_torch()
     with reading(path, "a safetensors file"):
         state = module.load_file(str(path), device="cpu")
-    load_state(model, state, str(path), strict)
+    load_state(model, state, str(path), strict, skip_mismatch)
 
 
 def save_torch_state(model: Any, path: Path) -> None:
     """`torch.save(model.state_dict())` to a '.pt' / '.pth' path, atomically (prepare the path first)."""
     state = _plain_state(model)
-    atomic_write(path, lambda temporary: torch.save(state, temporary))
+
+    def write(temporary: Path) -> None:
+        # Through a handle, torch names the archive's inner folder 'archive', not after the temporary file.
+        with open(temporary, "wb") as handle:
+            torch.save(state, handle)
+
+    atomic_write(path, write)
 
 
-def load_torch_state(model: Any, filepath: Any, strict: bool = True) -> None:
+def load_torch_state(model: Any, filepath: Any, strict: bool = True, skip_mismatch: bool = False) -> None:
     """Load a '.pt' / '.pth' state dict with `torch.load(weights_only=True)` (no code from the file runs)."""
     path = readable_file(filepath)
     with reading(path, "a PyTorch state_dict file"):
         state = torch.load(path, map_location="cpu", weights_only=True)
         if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
             raise ValueError(f"it holds a {type(state).__name__}, not a state_dict of tensors")
-    load_state(model, state, str(path), strict)
+    load_state(model, state, str(path), strict, skip_mismatch)
 
 
-def load_state(model: Any, state: Mapping[str, torch.Tensor], source: str, strict: bool = True) -> None:
-    """Copy a state dict into `model`, checking every key and shape first.
+def load_state(model: Any, state: Mapping[str, torch.Tensor], source: str, strict: bool = True,
+               skip_mismatch: bool = False) -> None:
+    """Copy a state dict into `model`, checking every key and shape first; nothing changes if a check fails.
+
+    Keys are layer names ('dense.kernel'), so a model whose layers got other automatic names (a second
+    model built in the same session gets 'dense_1') does not match.
+
+    Args:
+        strict: refuse missing or unexpected keys. Defaults to True.
+        skip_mismatch: skip, with a warning, tensors whose shape differs instead of raising (as
+            `load_weights(skip_mismatch=True)` does). Defaults to False.
 
     Raises:
         ValueError: missing or unexpected keys (when `strict`), or a tensor whose shape differs (the key and
-            both shapes named).
+            both shapes named; unless `skip_mismatch`).
     """
     expected = model.state_dict()
     missing = [key for key in expected if key not in state]
     unexpected = [key for key in state if key not in expected]
     if strict and (missing or unexpected):
         raise ValueError(f"'{source}' does not match this model: missing keys {missing}, unexpected keys "
-                         f"{unexpected}. Pass strict=False to load only the keys both have.")
-    for key, value in state.items():
-        if key in expected and tuple(value.shape) != tuple(expected[key].shape):
-            raise ValueError(f"Cannot load '{source}': '{key}' has shape {tuple(expected[key].shape)} in the model "
-                             f"but {tuple(value.shape)} in the file.")
-    model.load_state_dict({key: value for key, value in state.items() if key in expected}, strict=False)
+                         f"{unexpected}. Keys follow layer names, so give layers the same names (name=...) or build "
+                         "the model in a fresh session (keras.backend.clear_session()); or load only the keys both "
+                         "have with model.load_weights(..., skip_mismatch=True) / load_safetensors(..., strict=False).")
+    accepted, skipped = {}, []
+    for key in expected:  # the model's order, so the first mismatch reported is the first layer's
+        if key not in state:
+            continue
+        value = state[key]
+        if tuple(value.shape) == tuple(expected[key].shape):
+            accepted[key] = value
+            continue
+        mismatch = f"'{key}' has shape {tuple(expected[key].shape)} in the model but {tuple(value.shape)} in the file"
+        if not skip_mismatch:
+            raise ValueError(f"Cannot load '{source}': {mismatch}. Was it saved from a different architecture? "
+                             "Pass skip_mismatch=True to skip tensors that do not fit.")
+        skipped.append(mismatch)
+    if skipped:
+        warnings.warn(f"Skipping {len(skipped)} tensors while loading '{source}': {'; '.join(skipped)}.", stacklevel=3)
+    model.load_state_dict(accepted, strict=False)

@@ -13,7 +13,7 @@ import numpy as np
 
 from epochal.saving import optimizer_state
 from epochal.saving.h5_values import groups_with_vars, read_array, read_text_attribute, write_text_attribute
-from epochal.saving.weights_layout import Saved, Target, assign, keras3_targets
+from epochal.saving.weights_layout import Saved, Target, assign, keras3_targets, warn_if_nothing_matched
 
 _OPTIMIZER_PATH = "optimizer"
 # Keras 2.13 wrote '_layer_checkpoint_dependencies' where Keras 3 writes 'layers'.
@@ -77,7 +77,12 @@ def load_into(model: Any, weights: Keras3Weights, source: str, by_name: bool = F
               load_optimizer: bool = True) -> None:
     """Copy the read weights into `model` by path (or by layer name), then the optimizer state if compiled."""
     targets = keras3_targets(model)
-    pairs = _pairs_by_name(targets, weights) if by_name else _pairs_by_path(targets, weights, source, skip_mismatch)
+    if by_name:
+        pairs = _pairs_by_name(targets, weights)
+        layers = [target for target in targets if target.key]  # the model's own (empty) 'vars' group is not a layer
+        warn_if_nothing_matched(pairs, layers, list(weights.layers.values()), source)
+    else:
+        pairs = _pairs_by_path(targets, weights, source, skip_mismatch)
     assign(pairs, source, skip_mismatch)
     if load_optimizer and weights.optimizer is not None and model.compiled is not None:
         optimizer_state.restore_positional(model, weights.optimizer, source)

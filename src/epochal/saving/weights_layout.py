@@ -205,6 +205,22 @@ def _mismatch(target: Target, saved: Saved) -> Optional[str]:
     return None
 
 
+def warn_if_nothing_matched(pairs: list[tuple[Target, Saved]], targets: list[Target], saved: list[Saved],
+                            source: str) -> None:
+    """by_name=True that pairs no layer leaves the model untouched; Keras says nothing, epochal warns.
+
+    Layer names made automatically differ between sessions ('dense' in the one that saved, 'dense_3' in
+    the one that loads), which is the usual reason.
+    """
+    wanted = [target.layer.name for target in targets if target.variables]
+    held = [layer.name or layer.key for layer in saved if layer.arrays]
+    if pairs or not wanted or not held:
+        return
+    warnings.warn(f"load_weights(by_name=True) loaded nothing from '{source}': none of the model's layers {wanted} "
+                  f"has a name the file holds weights for {held}. Give the layers those names (name=...), or "
+                  "load by position (by_name=False).", stacklevel=4)
+
+
 def input_layer_free(targets: list[Target]) -> list[Target]:
     """Targets that hold weights (InputLayers and weightless layers dropped), for positional matching."""
     return [target for target in targets if target.variables and not isinstance(target.layer, InputLayer)]
