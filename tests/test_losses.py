@@ -87,3 +87,35 @@ def test_custom_function_loss_trains():
     model.compile(optimizer="sgd", loss=squared)
     history = model.fit(np.ones((16, 2)), np.ones(16), epochs=3, verbose=0)
     assert history.history["loss"][-1] < history.history["loss"][0]
+
+
+def test_loss_objects_accept_numpy_arrays_and_lists():
+    loss = keras.losses.SparseCategoricalCrossentropy()
+    value = loss(np.array([0, 1]), np.array([[0.9, 0.1], [0.2, 0.8]]))
+    assert isinstance(value, torch.Tensor)
+    assert float(value) == pytest.approx(-(np.log(0.9) + np.log(0.8)) / 2, rel=1e-6)
+    assert float(keras.losses.MeanSquaredError()([1.0, 2.0], [1.5, 2.0])) == pytest.approx(0.125)
+    weighted = keras.losses.MeanAbsoluteError()(np.ones((2, 1)), np.zeros((2, 1)), sample_weight=np.array([1, 0]))
+    assert float(weighted) == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("cls, typo, meant", [
+    ("SparseCategoricalCrossentropy", "from_logit", "from_logits"),
+    ("CategoricalCrossentropy", "label_smothing", "label_smoothing"),
+    ("Huber", "delt", "delta"),
+])
+def test_misspelt_loss_arguments_name_the_intended_one(cls, typo, meant):
+    with pytest.raises(TypeError, match=f"'{typo}'. Did you mean '{meant}'"):
+        getattr(keras.losses, cls)(**{typo: 1})
+
+
+def test_user_loss_subclasses_keep_their_own_keywords():
+    class Scaled(keras.losses.Loss):
+        def __init__(self, scale=2.0, **kwargs):
+            super().__init__(**kwargs)
+            self.scale = scale
+
+        def call(self, y_true, y_pred):
+            return self.scale * (y_true - y_pred).abs().mean(-1)
+
+    assert float(Scaled(scale=3.0, name="scaled")(np.ones((1, 1)), np.zeros((1, 1)))) == pytest.approx(3.0)

@@ -18,7 +18,8 @@ import importlib
 
 __version__ = "0.1.0"
 
-from epochal import activations, backend, callbacks, initializers, layers, losses, models, regularizers, utils
+from epochal import (activations, backend, callbacks, constraints, initializers, layers, losses, models, regularizers,
+                     utils)
 from epochal.layers import Input, InputLayer, KerasTensor, Layer
 from epochal.models import Model, Sequential
 
@@ -44,5 +45,5 @@ def __dir__():
 
 
 __all__ = ["Input", "InputLayer", "KerasTensor", "Layer", "Model", "Sequential", "activations", "backend",
-           "callbacks", "datasets", "initializers", "layers", "losses", "metrics", "models", "optimizers",
-           "plot_history", "regularizers", "saving", "utils"]
+           "callbacks", "constraints", "datasets", "initializers", "layers", "losses", "metrics", "models",
+           "optimizers", "plot_history", "regularizers", "saving", "utils"]

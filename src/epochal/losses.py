@@ -15,12 +15,15 @@ Example:
 """
 from __future__ import annotations
 
+import functools
+import inspect
 from typing import Any, Callable, Optional, Union
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
-from epochal.utils.lookup import lookup
+from epochal.utils.lookup import accepted_parameters, check_kwargs, lookup
 
 EPSILON = 1e-7
 REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "none", None, "auto")
@@ -117,6 +120,11 @@ class Loss:
 
     fused_activation: Optional[str] = None  # 'softmax' / 'sigmoid' when `call_on_logits` exists
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "__init__" in cls.__dict__:
+            cls.__init__ = _with_keyword_check(cls.__init__)
+
     def __init__(self, name: Optional[str] = None, reduction: Optional[str] = "sum_over_batch_size",
                  dtype: Any = None):
         if reduction not in REDUCTIONS:
@@ -132,6 +140,10 @@ class Loss:
         raise NotImplementedError(f"{type(self).__name__} cannot take logits")
 
     def __call__(self, y_true, y_pred, sample_weight=None) -> torch.Tensor:
+        y_pred = _as_tensor(y_pred, torch.float32)
+        y_true = _as_tensor(y_true, None, y_pred.device)
+        if sample_weight is not None:
+            sample_weight = _as_tensor(sample_weight, torch.float32, y_pred.device)
         return self.reduce(self.call(y_true, y_pred), sample_weight)
 
     def reduce(self, values: torch.Tensor, sample_weight: Optional[torch.Tensor] = None) -> torch.Tensor:
@@ -150,6 +162,28 @@ class Loss:
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> "Loss":
         return cls(**config)
+
+
+def _with_keyword_check(init: Callable) -> Callable:
+    """Wrap a Loss subclass's __init__ so a misspelt keyword names the argument that was meant."""
+    signature_names = accepted_parameters(init)
+    takes_any = any(p.kind == p.VAR_KEYWORD for p in inspect.signature(init).parameters.values())
+
+    @functools.wraps(init)
+    def checked_init(self, *args, **kwargs):
+        if not takes_any:
+            check_kwargs(f"{type(self).__name__}()", kwargs, signature_names)
+        init(self, *args, **kwargs)
+
+    return checked_init
+
+
+def _as_tensor(value: Any, dtype: Optional[torch.dtype], device: Optional[torch.device] = None) -> torch.Tensor:
+    """Losses accept NumPy arrays and lists too, as in Keras."""
+    if isinstance(value, torch.Tensor):
+        return value if dtype is None or value.dtype == dtype or not value.is_floating_point() else value.to(dtype)
+    tensor = torch.as_tensor(np.asarray(value), device=device)
+    return tensor.to(dtype) if dtype is not None else tensor
 
 
 class LossFunctionWrapper(Loss):
@@ -191,7 +225,7 @@ class SparseCategoricalCrossentropy(Loss):
     def fast_mean_on_logits(self, y_true: torch.Tensor, logits: torch.Tensor) -> Optional[torch.Tensor]:
         """One fused kernel for the common case (2-D logits, no weights): used by the training step."""
         if self.ignore_class is None and logits.ndim == 2 and self.reduction == "sum_over_batch_size":
-            return F.cross_entropy(logits, y_true)
+            return F.cross_entropy(logits, y_true if y_true.ndim == 1 else _sparse_labels(y_true, logits))
         return None
 
     def _mask(self, y_true, values):

@@ -30,7 +30,7 @@ from typing import Any, Callable, Sequence
 import torch
 
 from epochal.backend import default_device
-from epochal.utils.lookup import canonical, lookup
+from epochal.utils.lookup import canonical, keyword_checked, lookup
 
 # Keras's fuzz factor: AUC's outer thresholds sit this far outside [0, 1] so that predictions of
 # exactly 0 and 1 fall strictly inside the curve.
@@ -166,6 +166,12 @@ class Metric:
         2.0
     """
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "__init__" in cls.__dict__:  # AUC(num_threshold=10) names 'num_thresholds'
+            cls.__init__ = keyword_checked(cls.__init__)
+
+    @keyword_checked
     def __init__(self, name: str | None = None, dtype: Any = None) -> None:
         if name is not None and not isinstance(name, str):
             raise TypeError(f"Metric `name` must be a string or None. Received: name={name!r}")

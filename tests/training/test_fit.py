@@ -164,7 +164,25 @@ def test_verbose_one_on_a_terminal_draws_a_progress_bar(tiny_images):
     stream = FakeTerminal()
     seed_model().fit(*tiny_images, epochs=1, verbose=1, callbacks=[keras.callbacks.ProgbarLogger(stream=stream)])
     text = stream.getvalue()
-    assert "Epoch 1/1" in text and "8/8" in text and "loss=" in text or "loss:" in text
+    assert "Epoch 1/1" in text and "8/8" in text and "\r" in text
+    final_line = text.rstrip("\n").rsplit("\n", 1)[-1]
+    assert final_line.startswith("loss: ") and "accuracy: " in final_line
+
+
+def test_progress_bar_on_a_narrow_terminal_still_shows_every_metric(tiny_images, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "50")
+    class NarrowTerminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    stream = NarrowTerminal()
+    x, y = tiny_images
+    model = seed_model()
+    model.fit(x, y, epochs=1, verbose=1, validation_data=(x[:16], y[:16]),
+              callbacks=[keras.callbacks.ProgbarLogger(stream=stream)])
+    final_line = stream.getvalue().rstrip("\n").rsplit("\n", 1)[-1]
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+        assert f"{key}: " in final_line
 
 
 def test_verbose_zero_is_silent(tiny_images, capsys):

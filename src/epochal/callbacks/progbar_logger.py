@@ -60,9 +60,7 @@ class ProgbarLogger(Callback):
     def on_epoch_end(self, epoch, logs=None):
         seconds = time.perf_counter() - self._epoch_start
         if self._bar is not None:
-            self._bar.set_postfix_str(format_logs(logs), refresh=False)
-            self._bar.close()
-            self._bar = None
+            self._close_bar_then_print(logs)
             return
         steps = self.params.get("steps")
         per_step = f" - {1000 * seconds / steps:.0f}ms/step" if steps else ""
@@ -82,9 +80,7 @@ class ProgbarLogger(Callback):
         if self.params.get("mode") != "test":
             return
         if self._bar is not None:
-            self._bar.set_postfix_str(format_logs(logs), refresh=False)
-            self._bar.close()
-            self._bar = None
+            self._close_bar_then_print(logs)
         else:
             print(format_logs(logs), file=self._out, flush=True)
 
@@ -108,6 +104,14 @@ class ProgbarLogger(Callback):
         return tqdm(total=total, file=self._out, unit="step", leave=True, dynamic_ncols=True,
                     mininterval=_REFRESH_SECONDS,
                     bar_format="{n_fmt}/{total_fmt} {bar:20} {elapsed}<{remaining} {rate_fmt}{postfix}")
+
+    def _close_bar_then_print(self, logs):
+        # A terminal-wide bar cuts long postfixes (val_ metrics) short, so the final values get a line of
+        # their own under the finished bar.
+        self._bar.set_postfix_str("", refresh=False)
+        self._bar.close()
+        self._bar = None
+        print(format_logs(logs), file=self._out, flush=True)
 
     def _advance(self, logs):
         if self._bar is None:

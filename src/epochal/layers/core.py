@@ -2,14 +2,16 @@
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
 
-from epochal import activations, initializers, regularizers
-from epochal.layers.layer import Layer, Shape
+from epochal import activations, constraints, initializers, regularizers
+from epochal.layers.layer import BASE_KWARGS, Layer, Shape, as_shape
 from epochal.layers.symbolic import KerasTensor
+from epochal.utils.lookup import accepted_parameters, check_kwargs
 
 
 class InputLayer(Layer):
@@ -31,12 +33,13 @@ class InputLayer(Layer):
         if batch_shape is None and kwargs.get("batch_input_shape") is not None:
             batch_shape = kwargs.pop("batch_input_shape")
         if batch_shape is not None:
-            shape, batch_size = tuple(batch_shape)[1:], tuple(batch_shape)[0]
+            batch_shape = as_shape(batch_shape, "batch_shape", allow_int=False)
+            shape, batch_size = batch_shape[1:], batch_shape[0]
+        super().__init__(name=name, dtype=dtype, **kwargs)  # first, so a misspelt `shape=` is named
         if shape is None:
             raise ValueError("InputLayer needs the shape of one sample, e.g. InputLayer(shape=(28, 28)). "
                              "Received: shape=None")
-        super().__init__(name=name, dtype=dtype, **kwargs)
-        self.sample_shape = _as_shape(shape, "shape")
+        self.sample_shape = as_shape(shape, "shape")
         self.batch_size = batch_size
         self.input_shape_arg = self.sample_shape
         self.built = True
@@ -61,6 +64,7 @@ def Input(shape: Optional[Sequence[int]] = None, batch_size: Optional[int] = Non
         >>> model.output_shape
         (None, 2)
     """
+    check_kwargs("Input()", kwargs, sorted(set(accepted_parameters(Input)) | set(BASE_KWARGS)))
     layer = InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, batch_shape=batch_shape, name=name, **kwargs)
     return KerasTensor(layer.batch_shape, name=layer.name, source_layer=layer, inputs=None)
 
@@ -75,6 +79,14 @@ class Dense(Layer):
         kernel_initializer: Defaults to 'glorot_uniform'.
         bias_initializer: Defaults to 'zeros'.
         kernel_regularizer / bias_regularizer: e.g. keras.regularizers.l2(0.01). Defaults to None.
+        activity_regularizer: penalty on the layer's output (after the activation), divided by the
+            batch size and added to the loss. Defaults to None.
+        kernel_constraint / bias_constraint: e.g. keras.constraints.MaxNorm(3), applied after each
+            optimizer update. Defaults to None.
+        lora_rank: not supported yet; any value other than None raises ValueError.
+
+    Raises:
+        ValueError: units is not a positive integer, or lora_rank is given.
 
     Example:
         >>> import torch, epochal as keras
@@ -88,16 +100,23 @@ class Dense(Layer):
                  kernel_regularizer: Any = None, bias_regularizer: Any = None, activity_regularizer: Any = None,
                  kernel_constraint: Any = None, bias_constraint: Any = None, lora_rank: Optional[int] = None,
                  **kwargs: Any):
-        super().__init__(**kwargs)
-        if isinstance(units, bool) or not isinstance(units, int) or units <= 0:
-            raise ValueError(f"Dense units must be a positive integer. Received: units={units!r}")
-        self.units = units
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        if isinstance(units, bool) or not isinstance(units, numbers.Integral) or units <= 0:
+            raise ValueError(f"Dense units must be a positive integer, the size of the output. Received: "
+                             f"units={units!r}")
+        if lora_rank is not None:
+            raise ValueError("LoRA is not supported yet in epochal: Dense(lora_rank=...) would train the full "
+                             f"kernel instead of a low-rank update. Received: lora_rank={lora_rank!r}. "
+                             "Leave lora_rank=None.")
+        self.units = int(units)
         self.activation = activations.get(activation)
         self.use_bias = use_bias
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
 
     def build(self, input_shape: Shape) -> None:
         input_dim = input_shape[-1]
@@ -105,9 +124,10 @@ class Dense(Layer):
             raise ValueError(f"Dense layer '{self.name}' needs a known last input dimension. "
                              f"Received input shape {tuple(input_shape)}.")
         self.kernel = self.add_weight("kernel", (input_dim, self.units), self.kernel_initializer,
-                                      self.kernel_regularizer)
+                                      self.kernel_regularizer, constraint=self.kernel_constraint)
         if self.use_bias:
-            self.bias = self.add_weight("bias", (self.units,), self.bias_initializer, self.bias_regularizer)
+            self.bias = self.add_weight("bias", (self.units,), self.bias_initializer, self.bias_regularizer,
+                                        constraint=self.bias_constraint)
         else:
             self.bias = None
         self.built = True
@@ -135,8 +155,8 @@ class Dense(Layer):
             "bias_initializer": initializers.serialize(self.bias_initializer),
             "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
             "bias_regularizer": regularizers.serialize(self.bias_regularizer),
-            "kernel_constraint": None,
-            "bias_constraint": None,
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
         }
 
 
@@ -228,7 +248,7 @@ class Reshape(Layer):
 
     def __init__(self, target_shape: Sequence[int], **kwargs: Any):
         super().__init__(**kwargs)
-        self.target_shape = _as_shape(target_shape, "target_shape", allow_minus_one=True)
+        self.target_shape = as_shape(target_shape, "target_shape", allow_minus_one=True)
 
     def call(self, inputs: torch.Tensor) -> torch.Tensor:
         return inputs.reshape((inputs.shape[0],) + self.target_shape)
@@ -253,18 +273,3 @@ class Reshape(Layer):
 
     def get_config(self):
         return {**super().get_config(), "target_shape": self.target_shape}
-
-
-def _as_shape(shape: Any, argument: str, allow_minus_one: bool = False) -> Shape:
-    if isinstance(shape, int):
-        shape = (shape,)
-    try:
-        if isinstance(shape, str):
-            raise TypeError
-        dims = tuple(None if d is None else int(d) for d in shape)
-    except (TypeError, ValueError):
-        raise TypeError(f"{argument} must be a tuple of integers, e.g. (28, 28). Received: {argument}={shape!r}") from None
-    minimum = -1 if allow_minus_one else 0
-    if any(d is not None and (d < minimum or d == 0) for d in dims):
-        raise ValueError(f"{argument} must hold positive integers. Received: {argument}={shape!r}")
-    return dims

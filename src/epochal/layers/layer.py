@@ -2,16 +2,25 @@
 
 Weights are `torch.nn.Parameter`s stored in Keras's layout (a Dense kernel is (in, out)), so
 `get_weights()` / `set_weights()` exchange NumPy arrays with Keras files unchanged.
+
+Regularization and constraints follow Keras: weight penalties and activity penalties are listed by
+`regularization_losses()` for the training step to add to the loss, and `apply_constraints()`
+projects constrained weights after each optimizer update.
 """
 from __future__ import annotations
 
+import collections.abc
+import contextlib
+import functools
 import inspect
+import numbers
+import threading
 from typing import Any, Iterable, Optional, Sequence
 
 import numpy as np
 import torch
 
-from epochal import initializers, regularizers
+from epochal import constraints, initializers, regularizers
 from epochal.layers import naming
 from epochal.layers.symbolic import KerasTensor, is_symbolic
 from epochal.utils.lookup import accepted_parameters, check_kwargs
@@ -20,6 +29,41 @@ Shape = tuple
 
 BASE_KWARGS = ("name", "trainable", "dtype", "input_shape", "input_dim", "batch_input_shape", "batch_size",
                 "autocast", "weights", "activity_regularizer")
+
+
+class _ForwardPasses(threading.local):
+    """Numbers the outermost forward passes of this thread (calls made inside one join it)."""
+
+    depth = 0
+    number = 0
+
+
+_PASSES = _ForwardPasses()
+
+
+class _ForwardPassContext:
+    def __enter__(self) -> None:
+        if _PASSES.depth == 0:
+            _PASSES.number += 1
+        _PASSES.depth += 1
+
+    def __exit__(self, *exc_info: Any) -> None:
+        _PASSES.depth -= 1
+
+
+_IN_PASS = _ForwardPassContext()
+_NO_PASS = contextlib.nullcontext()
+# Set once any layer gets an activity regularizer; until then forward() does no bookkeeping at all.
+_activity_regularizers_in_use = False
+
+
+def forward_pass():
+    """Context of one forward pass: activity penalties recorded inside it replace older ones.
+
+    `Layer.forward` opens one itself; code that runs several layers' `forward` in a row without going
+    through a parent layer's `forward` (Sequential.call_logits) wraps them in one.
+    """
+    return _IN_PASS if _activity_regularizers_in_use else _NO_PASS
 
 
 class Layer(torch.nn.Module):
@@ -31,6 +75,8 @@ class Layer(torch.nn.Module):
         dtype: only float32 is used for computation; kept in the config.
         input_shape: shape of one sample (without the batch axis), as in
             `Flatten(input_shape=(28, 28))`; lets a Sequential model build at once.
+        activity_regularizer: a regularizer of the layer's output, e.g. keras.regularizers.l1(1e-4).
+            Its value divided by the batch size is added to the loss, as in Keras 3. Defaults to None.
 
     Example:
         >>> import epochal as keras
@@ -39,6 +85,11 @@ class Layer(torch.nn.Module):
         >>> [w.shape for w in layer.get_weights()]
         [(4, 3), (3,)]
     """
+
+    def __new__(cls, *args: Any, **kwargs: Any):
+        if kwargs:
+            _check_misspelt_required_argument(cls, args, kwargs)
+        return super().__new__(cls)
 
     def __init__(self, **kwargs: Any):
         super().__init__()
@@ -52,6 +103,10 @@ class Layer(torch.nn.Module):
         self._weight_names: list[str] = []
         self._weight_trainable: list[bool] = []
         self._regularized: list[tuple[Any, torch.nn.Parameter]] = []
+        self._constrained: list[tuple[Any, torch.nn.Parameter]] = []
+        self._activity_penalties: list[torch.Tensor] = []
+        self._activity_pass = -1  # number of the forward pass the penalties above come from
+        self.activity_regularizer = kwargs.get("activity_regularizer")
         self.built = False
         self._build_input_shape: Optional[Shape] = None
         self.input_shape_arg = _input_shape_from_kwargs(kwargs)
@@ -73,8 +128,13 @@ class Layer(torch.nn.Module):
         return tuple(input_shape)
 
     def add_weight(self, name: str, shape: Sequence[int], initializer: Any = "glorot_uniform",
-                   regularizer: Any = None, trainable: bool = True, dtype: Any = None) -> torch.nn.Parameter:
-        """Create, register and return a weight (a Parameter), Keras-style."""
+                   regularizer: Any = None, trainable: bool = True, dtype: Any = None,
+                   constraint: Any = None) -> torch.nn.Parameter:
+        """Create, register and return a weight (a Parameter), Keras-style.
+
+        `regularizer` adds its penalty of the weight to the training loss; `constraint` is applied
+        to the weight after each optimizer update (see `apply_constraints`).
+        """
         values = initializers.get(initializer)(tuple(int(d) for d in shape), torch.float32)
         parameter = torch.nn.Parameter(values, requires_grad=trainable and self._trainable)
         self.register_parameter(name, parameter)
@@ -83,6 +143,9 @@ class Layer(torch.nn.Module):
         regularizer = regularizers.get(regularizer)
         if regularizer is not None:
             self._regularized.append((regularizer, parameter))
+        constraint = constraints.get(constraint)
+        if constraint is not None:
+            self._constrained.append((constraint, parameter))
         return parameter
 
     # ------------------------------------------------------------------ calling
@@ -93,9 +156,21 @@ class Layer(torch.nn.Module):
     def forward(self, inputs, training: Optional[bool] = None, **kwargs):
         if not self.built:
             self._maybe_build(tuple(inputs.shape))
+        if _activity_regularizers_in_use:
+            return self._forward_recording_activity(inputs, training, kwargs)
         if self._call_takes_training:
             return self.call(inputs, training=bool(training), **kwargs)
         return self.call(inputs, **kwargs)
+
+    def _forward_recording_activity(self, inputs, training: Optional[bool], kwargs: dict):
+        with _IN_PASS:
+            if self._call_takes_training:
+                outputs = self.call(inputs, training=bool(training), **kwargs)
+            else:
+                outputs = self.call(inputs, **kwargs)
+        if self._activity_regularizer is not None:
+            self._record_activity_penalty(outputs)
+        return outputs
 
     def __call__(self, inputs, *args, **kwargs):
         if is_symbolic(inputs):
@@ -107,9 +182,82 @@ class Layer(torch.nn.Module):
         self._maybe_build(shape)
         return KerasTensor(self.compute_output_shape(shape), source_layer=self, inputs=inputs)
 
+    # ------------------------------------------------------------------ regularization and constraints
+    @property
+    def activity_regularizer(self):
+        """Regularizer of this layer's output (None when there is none)."""
+        return self._activity_regularizer
+
+    @activity_regularizer.setter
+    def activity_regularizer(self, value: Any) -> None:
+        global _activity_regularizers_in_use
+        self._activity_regularizer = regularizers.get(value)
+        if self._activity_regularizer is not None:
+            _activity_regularizers_in_use = True
+
+    def _record_activity_penalty(self, outputs) -> None:
+        # Keras 3 divides each output's penalty by its batch size, so the strength does not depend on it.
+        tensors = outputs if isinstance(outputs, (list, tuple)) else [outputs]
+        penalty = sum(self._activity_regularizer(tensor) / max(tensor.shape[0], 1) if tensor.ndim
+                      else self._activity_regularizer(tensor)
+                      for tensor in tensors if isinstance(tensor, torch.Tensor))
+        if self._activity_pass != _PASSES.number:
+            self._activity_pass, self._activity_penalties = _PASSES.number, []
+        self._activity_penalties.append(penalty)  # a layer called twice in one pass is penalised twice
+
     def regularization_losses(self) -> list[torch.Tensor]:
-        """Penalties of this layer's weight regularizers (added to the training loss)."""
-        return [regularizer(parameter) for regularizer, parameter in self._regularized]
+        """Penalties to add to the loss, of this layer and its sublayers.
+
+        These are the weight regularizers' penalties of the current weights and the activity
+        regularizers' penalties of the outputs of the latest forward pass.
+        """
+        penalties = [regularizer(parameter) for regularizer, parameter in self._regularized]
+        if self._activity_penalties and self._activity_pass == _PASSES.number:
+            penalties += self._activity_penalties
+        for child in self._child_layers():
+            penalties += child.regularization_losses()
+        return penalties
+
+    def has_regularizers(self) -> bool:
+        """Whether this layer or a sublayer has a weight or activity regularizer.
+
+        Decided from the layers, not from a forward pass, so a training step can ask once, before
+        the first batch, whether `regularization_losses()` will have anything to add.
+        """
+        if self._regularized or self._activity_regularizer is not None:
+            return True
+        return any(child.has_regularizers() for child in self._child_layers())
+
+    def _constrained_weights(self) -> list[tuple[Any, torch.nn.Parameter]]:
+        pairs = list(self._constrained)
+        for child in self._child_layers():
+            pairs += child._constrained_weights()
+        return pairs
+
+    def has_constraints(self) -> bool:
+        """Whether this layer or a sublayer has a weight constraint (see `apply_constraints`)."""
+        return bool(self._constrained) or any(child.has_constraints() for child in self._child_layers())
+
+    def apply_constraints(self) -> None:
+        """Replace each constrained trainable weight by `constraint(weight)`, in place.
+
+        Keras applies constraints right after every optimizer update; the training step calls this
+        after `optimizer.step()`. Frozen weights are left alone, as Keras only updates trainable ones.
+
+        Example:
+            >>> import torch, epochal as keras
+            >>> layer = keras.layers.Dense(1, kernel_constraint=keras.constraints.NonNeg())
+            >>> layer.build((None, 2))
+            >>> with torch.no_grad():
+            ...     _ = layer.kernel.copy_(torch.tensor([[-1.0], [2.0]]))
+            >>> layer.apply_constraints()
+            >>> layer.kernel.flatten().tolist()
+            [0.0, 2.0]
+        """
+        with torch.no_grad():
+            for constraint, parameter in self._constrained_weights():
+                if parameter.requires_grad:
+                    parameter.copy_(constraint(parameter))
 
     # ------------------------------------------------------------------ weights
     @property
@@ -203,6 +351,8 @@ class Layer(torch.nn.Module):
         config: dict[str, Any] = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype_name}
         if self.input_shape_arg is not None:
             config["batch_input_shape"] = (None,) + tuple(self.input_shape_arg)
+        if self._activity_regularizer is not None:  # Keras writes the field only when it is set
+            config["activity_regularizer"] = regularizers.serialize(self._activity_regularizer)
         return config
 
     @classmethod
@@ -223,9 +373,66 @@ def _dtype_name(dtype: Any) -> str:
 
 def _input_shape_from_kwargs(kwargs: dict) -> Optional[tuple]:
     if kwargs.get("input_shape") is not None:
-        return tuple(kwargs["input_shape"])
+        return as_shape(kwargs["input_shape"], "input_shape", allow_int=False)
     if kwargs.get("batch_input_shape") is not None:
-        return tuple(kwargs["batch_input_shape"])[1:]
+        return as_shape(kwargs["batch_input_shape"], "batch_input_shape", allow_int=False)[1:]
     if kwargs.get("input_dim") is not None:
-        return (int(kwargs["input_dim"]),)
+        return as_shape(kwargs["input_dim"], "input_dim")
     return None
+
+
+def as_shape(shape: Any, argument: str, allow_minus_one: bool = False, allow_int: bool = True) -> Shape:
+    """`shape` as a tuple of positive ints (None for an axis of any size), or an error naming `argument`.
+
+    Raises:
+        TypeError: not a sequence of integers (or a bare int where `allow_int` is False).
+        ValueError: a dimension below 1 (-1 is allowed once with `allow_minus_one`, as Reshape's).
+
+    Example:
+        >>> as_shape([28, 28], "input_shape")
+        (28, 28)
+        >>> as_shape(28, "input_shape", allow_int=False)
+        Traceback (most recent call last):
+        ...
+        TypeError: input_shape must be a tuple with one entry per axis of a sample, e.g. input_shape=(28,) ...
+    """
+    received = f"{argument}={shape!r}"
+    if _is_integer(shape) and not allow_int:
+        raise TypeError(f"{argument} must be a tuple with one entry per axis of a sample, e.g. {argument}=({shape},) "
+                        f"rather than {argument}={shape}. Received: {received}")
+    dims_given = (shape,) if _is_integer(shape) else shape
+    if isinstance(dims_given, (str, bytes)) or not isinstance(dims_given, collections.abc.Iterable) \
+            or not all(d is None or _is_integer(d) for d in dims_given):
+        raise TypeError(f"{argument} must be a tuple of integers, e.g. {argument}=(28, 28). Received: {received}")
+    dims = tuple(None if d is None else int(d) for d in dims_given)
+    if any(d is not None and d < 1 and not (allow_minus_one and d == -1) for d in dims) \
+            or dims.count(-1) > 1:
+        allowed = "positive integers (one entry may be -1)" if allow_minus_one else "positive integers"
+        raise ValueError(f"{argument} must hold {allowed}; every axis needs at least one value. "
+                         f"Received: {received}")
+    return dims
+
+
+def _is_integer(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+@functools.lru_cache(maxsize=None)
+def _init_signature(cls: type) -> inspect.Signature:
+    return inspect.signature(cls.__init__)
+
+
+def _check_misspelt_required_argument(cls: type, args: tuple, kwargs: dict) -> None:
+    """Name the typo when a misspelt keyword leaves a required argument missing.
+
+    `Dropout(rat=0.3)` would otherwise stop at Python's "missing 1 required positional argument:
+    'rate'", which hides the cause; this runs before `__init__` binds its arguments.
+    """
+    signature = _init_signature(cls)
+    try:
+        signature.bind(None, *args, **kwargs)
+    except TypeError:
+        takes_any = any(p.kind == p.VAR_KEYWORD for p in signature.parameters.values())
+        allowed = set(accepted_parameters(cls.__init__)) | (set(BASE_KWARGS) if takes_any else set())
+        if any(key not in allowed for key in kwargs):
+            check_kwargs(f"{cls.__name__}()", kwargs, sorted(allowed))

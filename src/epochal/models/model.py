@@ -105,12 +105,6 @@ class Model(Layer):
     def call_logits(self, inputs: torch.Tensor, training: bool = False) -> torch.Tensor:
         raise NotImplementedError(f"{type(self).__name__} does not expose its logits")
 
-    def regularization_losses(self) -> list[torch.Tensor]:
-        penalties = []
-        for layer in self.layers:
-            penalties += layer.regularization_losses()
-        return penalties
-
     # ------------------------------------------------------------------ compile
     def compile(self, optimizer: Any = "rmsprop", loss: Any = None, loss_weights: Any = None, metrics: Any = None,
                 weighted_metrics: Any = None, run_eagerly: bool = False, steps_per_execution: int = 1,

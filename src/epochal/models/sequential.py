@@ -7,7 +7,7 @@ import torch
 
 from epochal import activations
 from epochal.layers.core import Activation, Dense, InputLayer
-from epochal.layers.layer import Layer
+from epochal.layers.layer import Layer, forward_pass
 from epochal.layers.symbolic import KerasTensor
 from epochal.models.model import Model
 
@@ -119,6 +119,8 @@ class Sequential(Model):
         if not self._stack:
             return None
         final = self._stack[-1]
+        if final.activity_regularizer is not None:
+            return None  # its penalty is of the probabilities, so the loss cannot start from the logits
         if isinstance(final, (Dense, Activation)):
             name = activations.serialize(final.activation)
             return name if name in _FUSABLE_ACTIVATIONS else None
@@ -126,13 +128,14 @@ class Sequential(Model):
 
     def call_logits(self, inputs: torch.Tensor, training: bool = False) -> torch.Tensor:
         """The output before the final softmax/sigmoid (see `output_activation_name`)."""
-        outputs = inputs
-        for layer in self._stack[:-1]:
-            outputs = layer.forward(outputs, training)
-        final = self._stack[-1]
-        if isinstance(final, Dense):
-            return final.pre_activation(outputs)
-        return outputs
+        with forward_pass():  # one pass for all layers, as in call(), so their activity penalties count
+            outputs = inputs
+            for layer in self._stack[:-1]:
+                outputs = layer.forward(outputs, training)
+            final = self._stack[-1]
+            if isinstance(final, Dense):
+                return final.pre_activation(outputs)
+            return outputs
 
     # ------------------------------------------------------------------ config
     @classmethod

@@ -106,6 +106,22 @@ def check_sparse_labels(y: torch.Tensor, num_classes: Optional[int], argument: s
         )
 
 
+def check_not_one_hot(y: torch.Tensor, output_shape: Optional[tuple], argument: str = "y") -> None:
+    """sparse_categorical_crossentropy wants class indices; one-hot rows are a common mix-up."""
+    if not output_shape or output_shape[-1] is None or output_shape[-1] < 2:
+        return
+    units = output_shape[-1]
+    if y.ndim == len(output_shape) and y.shape[-1] == units:
+        raise ValueError(
+            f"sparse_categorical_crossentropy expects integer class labels of shape (n,), but `{argument}` has "
+            f"shape {tuple(y.shape)}, which looks one-hot encoded. Use loss='categorical_crossentropy' for one-hot "
+            f"labels, or turn them into class indices with np.argmax({argument}, axis=-1).")
+    if y.ndim >= len(output_shape) and y.shape[-1] != 1:
+        raise ValueError(
+            f"sparse_categorical_crossentropy expects integer class labels of shape (n,) or (n, 1); `{argument}` "
+            f"has shape {tuple(y.shape)} for model outputs of shape {tuple(output_shape)}.")
+
+
 def check_one_hot_labels(y: torch.Tensor, output_shape: Optional[tuple], loss_name: str,
                          argument: str = "y") -> None:
     """Labels for categorical/binary losses must match the output's shape."""

@@ -1,6 +1,7 @@
 """fit / evaluate / predict: validate the arguments, prepare the data, hand over to the loops."""
 from __future__ import annotations
 
+import warnings
 from typing import Any, Optional
 
 import numpy as np
@@ -68,6 +69,9 @@ def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callba
         validation.batch_size = validation_batch
 
     steps = _step_functions(model, train_data, class_weight)
+    if not steps.has_trainable_weights:
+        warnings.warn(f"The model '{model.name}' does not have any trainable weights (its layers have "
+                      "trainable=False): fit() reports the loss and metrics but changes no weight.", stacklevel=3)
     callback_list = loop.make_callback_list(
         callbacks, model, verbose, add_history=True, epochs=epochs,
         steps=steps_per_epoch or train_data.steps, mode="train")

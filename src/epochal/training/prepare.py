@@ -25,18 +25,32 @@ def is_batch_source(x: Any) -> bool:
 def arrays_to_device(model, x, y, sample_weight, where: str, loss=None, check_labels: bool = True):
     """Convert (x, y, sample_weight) to device tensors and run every data check once."""
     device = model.device
-    x_tensor = to_tensor(x, "x", device)
+    # Keras feeds every numeric input to the model as float32 (integer pixels included).
+    x_tensor = to_tensor(x, "x", device, torch.float32)
     y_tensor = None if y is None else to_tensor(y, "y", device)
     weight_tensor = None if sample_weight is None else to_tensor(sample_weight, "sample_weight", device, torch.float32)
     checks.check_same_length(x_tensor, y_tensor, weight_tensor, where)
     checks.check_finite(x_tensor, "x" if where == "fit" else f"x ({where})")
     model.ensure_built(tuple(x_tensor.shape))
     checks.check_input_shape(model.input_shape, x_tensor, model.name)
+    if y_tensor is None and loss is not None:
+        raise ValueError(f"In {where}: labels are missing. Pass `y` with the targets (e.g. model.{where}(x, y)), "
+                         "or pass a dataset/generator that yields (x, y) batches.")
     if y_tensor is not None and loss is not None:
+        y_tensor = squeeze_sparse_labels(model, y_tensor, loss)
         if check_labels:
             check_labels_for_loss(model, y_tensor, loss)
         y_tensor = y_tensor.to(label_dtype(loss))
     return x_tensor, y_tensor, weight_tensor
+
+
+def squeeze_sparse_labels(model, y: torch.Tensor, loss) -> torch.Tensor:
+    """Class indices shaped (n, 1) become (n,), as Keras accepts both for sparse cross-entropy."""
+    output_shape = model.output_shape
+    if type(loss).__name__ == "SparseCategoricalCrossentropy" and isinstance(output_shape, tuple) \
+            and y.ndim == len(output_shape) and y.ndim >= 2 and y.shape[-1] == 1:
+        return y.squeeze(-1)
+    return y
 
 
 def check_labels_for_loss(model, y: torch.Tensor, loss) -> None:
@@ -45,6 +59,7 @@ def check_labels_for_loss(model, y: torch.Tensor, loss) -> None:
     if name == "SparseCategoricalCrossentropy":
         checks.check_finite(y, "y")
         units = output_shape[-1] if output_shape else None
+        checks.check_not_one_hot(y, output_shape)
         checks.check_sparse_labels(y, units)
     else:
         checks.check_finite(y, "y")
@@ -58,21 +73,47 @@ def make_dataset(model, x, y, sample_weight, batch_size: int, where: str, loss=N
         if y is not None:
             raise ValueError(f"In {where}: when `x` is a dataset, data loader or generator it must yield the labels "
                              f"too, so `y` must be None. Received y of type {type(y).__name__}.")
-        return IterableData(x, model.device, batch_size, lambda raw: _prepare_batch(model, raw, loss))
+        return IterableData(x, model.device, batch_size, BatchPreparer(model, loss))
     if x is None:
         raise ValueError(f"In {where}: `x` is required. Received x=None.")
     tensors = arrays_to_device(model, x, y, sample_weight, where, loss, check_labels)
     return ArrayData(*tensors, batch_size=batch_size)
 
 
-def _prepare_batch(model, raw, loss):
-    x, y, sample_weight = unpack_batch(raw)
-    device = model.device
-    x = to_tensor(x, "x", device)
-    model.ensure_built(tuple(x.shape))
-    y = None if y is None else to_tensor(y, "y", device, None if loss is None else label_dtype(loss))
-    sample_weight = None if sample_weight is None else to_tensor(sample_weight, "sample_weight", device, torch.float32)
-    return x, y, sample_weight
+class BatchPreparer:
+    """Moves each batch of a stream (dataset, loader, generator) to the device as the model wants it.
+
+    The first few batches get the same label and shape checks as in-memory arrays: mistakes show at
+    once, and a long run pays nothing for them.
+    """
+
+    CHECKED_BATCHES = 3
+
+    def __init__(self, model, loss):
+        self.model, self.loss = model, loss
+        self.batches_seen = 0
+
+    def __call__(self, raw):
+        x, y, sample_weight = unpack_batch(raw)
+        model, loss, device = self.model, self.loss, self.model.device
+        x = to_tensor(x, "x", device, torch.float32)
+        model.ensure_built(tuple(x.shape))
+        check = self.batches_seen < self.CHECKED_BATCHES
+        self.batches_seen += 1
+        if check:
+            checks.check_input_shape(model.input_shape, x, model.name)
+        if y is None and loss is not None:
+            raise ValueError("A data batch holds no labels: a dataset, data loader or generator given to fit/evaluate "
+                             "must yield (x, y) or (x, y, sample_weight). Received a batch with x only.")
+        y = None if y is None else to_tensor(y, "y", device)
+        if y is not None and loss is not None:
+            y = squeeze_sparse_labels(model, y, loss)
+            if check:
+                check_labels_for_loss(model, y, loss)
+            y = y.to(label_dtype(loss))
+        if sample_weight is not None:
+            sample_weight = to_tensor(sample_weight, "sample_weight", device, torch.float32)
+        return x, y, sample_weight
 
 
 def split_for_validation(data: ArrayData, validation_split: float) -> tuple[ArrayData, ArrayData]:
@@ -103,7 +144,7 @@ def make_validation_dataset(model, validation_data, batch_size: int, loss):
             raise ValueError(f"Invalid `validation_data`: {error}") from None
         return ArrayData(*tensors, batch_size=batch_size)
     if is_batch_source(validation_data):
-        return IterableData(validation_data, model.device, batch_size, lambda raw: _prepare_batch(model, raw, loss))
+        return IterableData(validation_data, model.device, batch_size, BatchPreparer(model, loss))
     raise TypeError("`validation_data` must be a tuple (x_val, y_val[, sample_weight]), a torch Dataset/DataLoader "
                     f"or an iterable of batches. Received: {type(validation_data).__name__}")
 

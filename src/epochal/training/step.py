@@ -27,8 +27,10 @@ class StepFunctions:
         self.test_values = test_values
         self.class_weight = class_weight
         self.output_activation = _fused_activation(model, loss)
-        self.has_penalties = bool(model.regularization_losses())
+        self.has_penalties = model.has_regularizers()
+        self.has_constraints = model.has_constraints()
         self.wants_predictions = bool(train_values.metrics)
+        self.has_trainable_weights = any(w.requires_grad for w in model.parameters())
 
     @classmethod
     def for_prediction(cls, model) -> "StepFunctions":
@@ -47,7 +49,8 @@ class StepFunctions:
             predictions = self.model(x, training=training)
             loss = self.loss(y, predictions, sample_weight)
             predictions = predictions.detach()
-        if self.has_penalties and training:
+        if self.has_penalties:
+            # Keras adds the weight penalties to the reported loss in evaluation too (val_loss included).
             loss = loss + sum(self.model.regularization_losses())
         return loss, predictions
 
@@ -70,10 +73,17 @@ class StepFunctions:
     # ------------------------------------------------------------------ steps
     def train_step(self, x, y, sample_weight) -> None:
         sample_weight = self._weights_for(y, sample_weight)
+        if not self.has_trainable_weights:
+            with torch.no_grad():
+                loss, predictions = self._loss_and_predictions(x, y, sample_weight, training=True)
+            self._track(self.train_values, loss, y, predictions, sample_weight, x.shape[0])
+            return
         self.optimizer.zero_grad()
         loss, predictions = self._loss_and_predictions(x, y, sample_weight, training=True)
         loss.backward()
         self.optimizer.step()
+        if self.has_constraints:
+            self.model.apply_constraints()  # Keras projects constrained weights after every update
         self._track(self.train_values, loss, y, predictions, sample_weight, x.shape[0])
 
     @torch.no_grad()

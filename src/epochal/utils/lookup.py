@@ -5,6 +5,7 @@ One place decides how a misspelt name is reported, so every "Unknown X" error re
 from __future__ import annotations
 
 import difflib
+import functools
 import inspect
 from typing import Any, Callable, Iterable, Mapping
 
@@ -69,3 +70,33 @@ def accepted_parameters(function: Callable) -> list[str]:
         if parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY)
         and parameter.name != "self"
     ]
+
+
+def keyword_checked(init: Callable) -> Callable:
+    """Wrap a class's `__init__` so a misspelt keyword names the argument that was meant.
+
+    Python's own message ("__init__() got an unexpected keyword argument 'num_threshold'") names
+    neither the class nor the right spelling. An `__init__` that takes `**kwargs` is left alone:
+    those keywords may be meant for someone else.
+
+    Example:
+        >>> class Box:
+        ...     @keyword_checked
+        ...     def __init__(self, width=1):
+        ...         self.width = width
+        >>> Box(widht=2)
+        Traceback (most recent call last):
+        ...
+        TypeError: Box() got an unexpected keyword argument 'widht'. Did you mean 'width'? ...
+    """
+    parameters = inspect.signature(init).parameters.values()
+    if any(parameter.kind == parameter.VAR_KEYWORD for parameter in parameters):
+        return init
+    allowed = accepted_parameters(init)
+
+    @functools.wraps(init)
+    def checked_init(self, *args: Any, **kwargs: Any) -> None:
+        check_kwargs(f"{type(self).__name__}()", kwargs, allowed)
+        init(self, *args, **kwargs)
+
+    return checked_init
