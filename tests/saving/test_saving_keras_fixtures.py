@@ -103,7 +103,7 @@ def test_compile_false_gives_an_uncompiled_model():
     assert keras.models.load_model(FIXTURES / "tk2_seed_rmsprop.h5", compile=False).compiled is None
 
 
-@pytest.mark.parametrize("name", ["k3_seed_dropout_adam.keras", "tk2_seed_rmsprop.h5"])
+@pytest.mark.parametrize("name", MODEL_FILES)
 def test_loaded_keras_model_continues_training_in_epochal(name, tiny_images):
     x, y = tiny_images
     model = keras.models.load_model(FIXTURES / name)
@@ -120,21 +120,113 @@ def test_keras_file_round_trips_through_epochal_keeping_config_fields(name, suff
     model = keras.models.load_model(FIXTURES / name)
     resaved = tmp_path / f"again{suffix}"
     model.save(resaved)
-    original, again = _layer_configs(FIXTURES / name), _layer_configs(resaved)
-    assert [entry["class_name"] for entry in again] == [entry["class_name"] for entry in original]
-    for before, after in zip(original, again):
-        for key, value in before["config"].items():
-            if key not in ("batch_shape", "batch_input_shape"):
-                assert after["config"][key] == value, (before["class_name"], key)
+    original, again = _configs(FIXTURES / name), _configs(resaved)
+    _assert_fields_kept(original["model"]["config"], again["model"]["config"], ignore=("layers",))
+    layers_before, layers_after = original["model"]["config"]["layers"], again["model"]["config"]["layers"]
+    assert [entry["class_name"] for entry in layers_after] == [entry["class_name"] for entry in layers_before]
+    for before, after in zip(layers_before, layers_after):
+        # Keras 3's legacy writer spells the InputLayer's shape 'batch_shape'; tf.keras 2 reads 'batch_input_shape'.
+        _assert_fields_kept(before["config"], after["config"], ignore=("batch_shape", "batch_input_shape"))
+    _assert_fields_kept(original["training"], again["training"], ignore=("optimizer",) if suffix == ".keras" else ())
     reloaded = keras.models.load_model(resaved)
     np.testing.assert_allclose(reloaded.predict(probe, verbose=0), _expected(_stem(name)), atol=1e-5)
     assert reloaded.optimizer.iterations == 32
 
 
-def _layer_configs(path: Path) -> list[dict]:
+def _assert_fields_kept(before: dict, after: dict, ignore: tuple = ()) -> None:
+    """Every field of `before` is in `after` with the same value; dicts are compared field by field."""
+    for key, value in before.items():
+        if key in ignore:
+            continue
+        assert key in after, f"field '{key}' was lost"
+        if isinstance(value, dict) and isinstance(after[key], dict):
+            _assert_fields_kept(value, after[key])
+        else:
+            assert after[key] == value, (key, value, after[key])
+
+
+def _configs(path: Path) -> dict:
+    """{'model': the model config, 'training': the compile / training config} of a Keras file."""
     if path.suffix == ".keras":
         with zipfile.ZipFile(path) as archive:
-            return json.loads(archive.read("config.json"))["config"]["layers"]
+            model = json.loads(archive.read("config.json"))
+        return {"model": model, "training": model.get("compile_config")}
     with h5py.File(path, "r") as h5:
-        config = h5.attrs["model_config"]
-    return json.loads(config.decode() if isinstance(config, bytes) else config)["config"]["layers"]
+        model, training = h5.attrs["model_config"], h5.attrs["training_config"]
+    return {"model": json.loads(model), "training": json.loads(training)}
+
+
+def test_recompiling_a_loaded_model_drops_the_files_training_fields(tmp_path):
+    model = keras.models.load_model(FIXTURES / "tk2_seed_rmsprop.h5")
+    model.save(tmp_path / "same.h5")
+    assert _configs(tmp_path / "same.h5")["training"]["optimizer_config"]["config"]["is_legacy_optimizer"] is False
+    model.compile(optimizer="sgd", loss="mse")
+    model.save(tmp_path / "recompiled.h5")
+    training = _configs(tmp_path / "recompiled.h5")["training"]
+    assert training["optimizer_config"]["class_name"] == "SGD" and training["metrics"] == []
+    assert "is_legacy_optimizer" not in training["optimizer_config"]["config"]
+
+
+# ------------------------------------------------------------------------------------ file layouts
+def _hdf5_tree(h5: h5py.Group) -> dict[str, tuple]:
+    """Every group and dataset of a file: its kind, shape and attribute names (the layout, not the values)."""
+    tree = {"/": ("Group", None, tuple(sorted(h5.attrs)))}
+
+    def visit(name: str, item) -> None:
+        tree[name] = (type(item).__name__, getattr(item, "shape", None), tuple(sorted(item.attrs)))
+
+    h5.visititems(visit)
+    return tree
+
+
+def _names(h5: h5py.Group, attribute: str) -> list[str]:
+    return [name.decode() if isinstance(name, bytes) else name for name in h5.attrs[attribute]]
+
+
+@pytest.fixture
+def seed_model_trained_like_the_fixtures(tiny_images):
+    """The fixtures' seed_dropout_adam model: same layers, same automatic names, one epoch of Adam."""
+    from conftest import seed_model
+
+    model = seed_model(dropout=0.3)
+    model.fit(*tiny_images, batch_size=64, epochs=1, verbose=0)
+    return model
+
+
+def test_save_weights_legacy_name_writes_exactly_the_tf_keras_2_layout(seed_model_trained_like_the_fixtures, tmp_path):
+    seed_model_trained_like_the_fixtures.save_weights(tmp_path / "model-weight.h5")
+    with h5py.File(tmp_path / "model-weight.h5", "r") as ours, \
+            h5py.File(FIXTURES / "tk2_seed_dropout_adam_weights.h5", "r") as theirs:
+        assert _hdf5_tree(ours) == _hdf5_tree(theirs)
+        assert _names(ours, "layer_names") == _names(theirs, "layer_names") == ["flatten", "dense", "dropout",
+                                                                              "dense_1"]
+        for layer in ("dense", "dense_1"):
+            assert _names(ours[layer], "weight_names") == _names(theirs[layer], "weight_names") == [
+                f"{layer}/kernel:0", f"{layer}/bias:0"]
+        assert "layers" not in ours  # not the Keras 3 layout
+
+
+def test_save_weights_keras3_name_writes_exactly_the_keras3_layout(seed_model_trained_like_the_fixtures, tmp_path):
+    seed_model_trained_like_the_fixtures.save_weights(tmp_path / "model.weights.h5")
+    with h5py.File(tmp_path / "model.weights.h5", "r") as ours, \
+            h5py.File(FIXTURES / "k3_seed_dropout_adam.weights.h5", "r") as theirs:
+        assert _hdf5_tree(ours) == _hdf5_tree(theirs)  # layers/dense/vars/0 ..., optimizer/vars/0 ...
+        assert ours["layers/dense/vars/0"].shape == (784, 100) and "layer_names" not in ours.attrs
+
+
+def test_model_files_have_the_keras_layout(seed_model_trained_like_the_fixtures, tmp_path):
+    model = seed_model_trained_like_the_fixtures
+    model.save(tmp_path / "model.keras")
+    model.save(tmp_path / "model-whole.h5")
+    with zipfile.ZipFile(tmp_path / "model.keras") as ours, \
+            zipfile.ZipFile(FIXTURES / "k3_seed_dropout_adam.keras") as theirs:
+        assert sorted(ours.namelist()) == sorted(theirs.namelist()) == ["config.json", "metadata.json",
+                                                                        "model.weights.h5"]
+        with h5py.File(ours.open("model.weights.h5"), "r") as mine, \
+                h5py.File(theirs.open("model.weights.h5"), "r") as kept:
+            assert _hdf5_tree(mine) == _hdf5_tree(kept)
+    with h5py.File(tmp_path / "model-whole.h5", "r") as ours, \
+            h5py.File(FIXTURES / "k3_seed_dropout_adam.h5", "r") as theirs:
+        assert set(theirs.attrs) <= set(ours.attrs)  # model_config, training_config, keras_version, backend
+        assert set(ours) == set(theirs) == {"model_weights", "optimizer_weights"}
+        assert _names(ours["model_weights"], "layer_names") == _names(theirs["model_weights"], "layer_names")

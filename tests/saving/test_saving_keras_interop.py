@@ -166,3 +166,17 @@ def test_branching_functional_model_keeps_keras_layer_order(tmp_path):
     model.load_weights(tmp_path / "branches.weights.h5")
     for mine, theirs in zip([t.detach().numpy() for t in model(torch.from_numpy(x))], ours):
         np.testing.assert_allclose(mine, theirs, atol=1e-6)
+
+
+@pytest.mark.parametrize("fixture", ["k3_seed_dropout_adam.keras", "tk2_seed_rmsprop.h5"])
+@pytest.mark.parametrize("suffix", [".keras", ".h5"])
+def test_a_keras_file_resaved_by_epochal_still_loads_in_keras(fixture, suffix, tmp_path):
+    """Keras -> epochal -> Keras: nothing Keras needs is lost on the way; the predictions stay Keras's own."""
+    from conftest import FIXTURES
+
+    epochal.models.load_model(FIXTURES / fixture).save(tmp_path / f"again{suffix}")
+    in_keras = _keras_load(tmp_path / f"again{suffix}")
+    expected = np.load(FIXTURES / f"{fixture.split('.')[0]}_pred.npy")
+    np.testing.assert_allclose(in_keras.predict(np.load(FIXTURES / "probe.npy"), verbose=0), expected, atol=1e-5)
+    assert [layer.name for layer in in_keras.layers] == [layer.name for layer in _keras_load(FIXTURES / fixture).layers]
+    assert type(in_keras.optimizer).__name__ == ("Adam" if "adam" in fixture else "RMSprop")

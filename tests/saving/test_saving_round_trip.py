@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import io
 import pickle
 
 import numpy as np
@@ -45,10 +46,11 @@ def test_model_file_round_trip_restores_everything(suffix, trained, tiny_images,
     assert [layer.name for layer in loaded.layers] == [layer.name for layer in trained.layers]
 
 
-def test_training_continues_identically_after_a_round_trip(trained, tiny_images, tmp_path):
+@pytest.mark.parametrize("name", ["model.keras", "model-whole.h5"])
+def test_training_continues_identically_after_a_round_trip(name, trained, tiny_images, tmp_path):
     x, y = tiny_images
-    trained.save(tmp_path / "model.keras")
-    loaded = keras.models.load_model(tmp_path / "model.keras")
+    trained.save(tmp_path / name)
+    loaded = keras.models.load_model(tmp_path / name)
     for model in (trained, loaded):
         keras.utils.set_random_seed(7)
         model.fit(x, y, batch_size=64, epochs=1, verbose=0, shuffle=False)
@@ -99,12 +101,23 @@ def test_load_weights_by_name_and_skip_mismatch(tmp_path):
                                       source.get_layer("shared").get_weights()[0])
 
 
-def test_mismatched_architecture_names_the_layer_and_both_shapes(trained, tmp_path):
-    trained.save_weights(tmp_path / "model-weight.h5")
+@pytest.mark.parametrize("name", ["model-weight.h5", "model.weights.h5", "model.keras", "model.safetensors",
+                                  "model.pt"])
+def test_mismatched_architecture_names_the_layer_and_both_shapes(name, trained, tmp_path):
+    (trained.save if name.endswith(".keras") else trained.save_weights)(tmp_path / name)
+    keras.backend.clear_session()  # same layer names as the saved model, so state_dict keys line up too
     other = keras.Sequential([keras.layers.Flatten(input_shape=(28, 28)), keras.layers.Dense(64, activation="relu"),
-                              keras.layers.Dense(10)])
-    with pytest.raises(ValueError, match=r"layer 'dense_\d+'.*'kernel'.*\(784, 64\).*\(784, 100\)"):
-        other.load_weights(tmp_path / "model-weight.h5")
+                              keras.layers.Dropout(0.3), keras.layers.Dense(10)])
+    before = other.get_weights()
+    with pytest.raises(ValueError, match=rf"'{tmp_path / name}' into layer 'dense'.*kernel'? has shape \(784, 64\) "
+                                         r"in the model but \(784, 100\) in the file"):
+        other.load_weights(tmp_path / name)
+    for kept, now in zip(before, other.get_weights()):  # nothing was half-loaded
+        np.testing.assert_array_equal(kept, now)
+
+
+def test_positional_load_into_fewer_layers_names_both_layer_lists(trained, tmp_path):
+    trained.save_weights(tmp_path / "model-weight.h5")
     smaller = keras.Sequential([keras.Input(shape=(28, 28)), keras.layers.Flatten(), keras.layers.Dense(10)])
     with pytest.raises(ValueError, match="2 layers.*1 layers with weights"):
         smaller.load_weights(tmp_path / "model-weight.h5")
@@ -158,10 +171,25 @@ def test_custom_layer_needs_custom_objects(tmp_path):
     _same_predictions(model, loaded, np.ones((2, 3), dtype="float32"))
 
 
+class _RecordingUnpickler(pickle.Unpickler):
+    """An unpickler that notes every class or function the pickle asks it to import."""
+
+    def __init__(self, data: bytes):
+        super().__init__(io.BytesIO(data))
+        self.imported: list[str] = []
+
+    def find_class(self, module, name):
+        self.imported.append(f"{module}.{name}")
+        return super().find_class(module, name)
+
+
 def test_pickle_and_deepcopy_round_trip_through_keras_bytes(trained, tiny_images):
     x, _ = tiny_images
     data = pickle.dumps(trained)
     assert b"config.json" in data and b"model.weights.h5" in data  # the .keras archive, not pickled tensors
+    unpickler = _RecordingUnpickler(data)
+    _same_predictions(trained, unpickler.load(), x)
+    assert unpickler.imported == ["epochal.saving.pickling.restore_model"]  # no torch tensors, no layer classes
     for copied in (pickle.loads(data), copy.deepcopy(trained)):
         _same_predictions(trained, copied, x)
         _same_optimizer_state(trained, copied)
@@ -270,3 +298,24 @@ def test_load_weights_reads_the_weights_inside_a_keras_file(trained, tiny_images
     fresh = seed_model(dropout=0.3)
     fresh.load_weights(tmp_path / "model.keras")
     _same_predictions(trained, fresh, x)
+
+
+def test_the_seeds_save_and_restore_code_gives_the_same_accuracy(tiny_images, tmp_path, monkeypatch):
+    """The seed's own calls, with its relative paths: both restored models score exactly as the trained one."""
+    x, y = tiny_images
+    monkeypatch.chdir(tmp_path)
+    model = seed_model(dropout=0.3)
+    model.fit(x, y, epochs=1, verbose=0)
+    model.save_weights("model-weight.h5")
+    model.save("model-whole.h5")
+    expected_loss, expected_accuracy = model.evaluate(x, y, verbose=0)
+
+    model = seed_model(dropout=0.3)  # model_create(keras.layers.Dropout(0.3)): new layer names, same shapes
+    model.load_weights("./model-weight.h5")
+    predicted_labels = np.argmax(model.predict(x, verbose=0), axis=-1)
+    assert np.mean(predicted_labels == y) == pytest.approx(expected_accuracy, abs=1e-7)
+
+    model = keras.models.load_model("./model-whole.h5")
+    loss, accuracy = model.evaluate(x, y, verbose=0)
+    assert (loss, accuracy) == (pytest.approx(expected_loss, abs=1e-6), pytest.approx(expected_accuracy, abs=1e-7))
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["model-weight.h5", "model-whole.h5"]

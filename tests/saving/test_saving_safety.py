@@ -1,11 +1,14 @@
 """Loading is safe and clear: bad paths and damaged files give ValueError/OSError naming the file; saving is atomic."""
 from __future__ import annotations
 
+import copy
+import io
 import json
 import struct
 import warnings
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import h5py
 import numpy as np
@@ -15,7 +18,7 @@ from hypothesis import strategies as st
 
 import epochal as keras
 from conftest import FIXTURES
-from epochal.saving import FileFormatError, atomic, h5_guard, h5_legacy, keras_zip
+from epochal.saving import FileFormatError, atomic, h5_guard, h5_legacy, keras_zip, weights_h5
 from epochal.saving.h5_guard import check_bytes, global_heap_entries
 
 
@@ -37,7 +40,14 @@ def saved_files(tmp_path_factory) -> dict[str, bytes]:
         (model.save if name.startswith("m.") else model.save_weights)(folder / name)
     files = {name: (folder / name).read_bytes() for name in names}
     files["w_vlen.h5"] = _with_variable_length_names(folder / "w.h5")
+    for name, fixture in KERAS_WRITTEN.items():
+        files[name] = (FIXTURES / fixture).read_bytes()
     return files
+
+
+# Files real Keras wrote (its own HDF5 and zip layout, variable-length strings), damaged as epochal's are.
+KERAS_WRITTEN = {"keras3.keras": "k3_seed_rmsprop.keras", "tf_keras2.h5": "tk2_seed_rmsprop.h5",
+                 "tf_keras2_weights.h5": "tk2_seed_rmsprop_weights.h5"}
 
 
 def _with_variable_length_names(path: Path) -> bytes:
@@ -51,8 +61,13 @@ def _with_variable_length_names(path: Path) -> bytes:
 
 
 def _load(path: Path):
-    if path.name.startswith("m."):
+    if path.name.startswith("m.") or path.name in ("keras3.keras", "tf_keras2.h5"):
         return keras.models.load_model(path)
+    if path.name == "tf_keras2_weights.h5":
+        target = keras.Sequential([keras.Input(shape=(28, 28)), keras.layers.Flatten(),
+                                   keras.layers.Dense(100, activation="relu"), keras.layers.Dense(10)])
+        target.load_weights(path)
+        return target
     target = keras.Sequential([keras.Input(shape=(3,)), keras.layers.Dense(4, activation="relu"),
                                keras.layers.Dense(2, activation="softmax")])
     target.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
@@ -71,9 +86,13 @@ def test_missing_file_and_folder_name_the_path(tmp_path):
         model.save(tmp_path)
     with pytest.raises(FileNotFoundError, match="missing.h5"):
         model.load_weights(tmp_path / "missing.h5")
+    with pytest.raises(IsADirectoryError, match=f"'{tmp_path}' is a folder.*'.weights.h5'"):
+        model.load_weights(tmp_path)
+    with pytest.raises(IsADirectoryError, match=f"Cannot save to '{tmp_path}': it is a folder"):
+        model.save_weights(tmp_path)
 
 
-ALL_FILES = ["m.keras", "m.h5", "w.weights.h5", "w.h5", "w_vlen.h5", "w.safetensors", "w.pt"]
+ALL_FILES = ["m.keras", "m.h5", "w.weights.h5", "w.h5", "w_vlen.h5", "w.safetensors", "w.pt", *KERAS_WRITTEN]
 
 
 @pytest.mark.parametrize("name", ALL_FILES)
@@ -104,6 +123,14 @@ def test_wrong_kind_of_file_is_named(tmp_path):
         _small_model().load_weights(tmp_path / "other.h5")
 
 
+@pytest.mark.parametrize("name", ALL_FILES)
+def test_a_text_file_under_any_format_name_is_refused_naming_it(name, tmp_path):
+    path = tmp_path / name
+    path.write_text("epoch,loss\n1,0.5\n" * 20)  # e.g. a CSV log saved under the wrong name
+    with pytest.raises(FileFormatError, match=f"'{path}'"):
+        _load(path)
+
+
 def test_weights_file_given_to_load_model_says_to_use_load_weights(saved_files, tmp_path):
     (tmp_path / "w.h5").write_bytes(saved_files["w.h5"])
     with pytest.raises(ValueError, match=r"holds weights only.*model.load_weights"):
@@ -114,8 +141,11 @@ def test_weights_file_given_to_load_model_says_to_use_load_weights(saved_files, 
                                         ("model.json", "save_weights")])
 def test_unknown_suffix_lists_the_formats(name, call, tmp_path):
     model = _small_model()
-    with pytest.raises(ValueError, match=r"Cannot tell the .*format.*('\.keras'|'\.weights\.h5')"):
+    with pytest.raises(ValueError, match=r"Cannot tell the .*format from the file name") as error:
         getattr(model, call)(tmp_path / name)
+    listed = ["'.keras'", "'.h5'", "'.hdf5'", "'.weights.h5'"]
+    listed += ["'.safetensors'", "'.pt'", "'.pth'"] if call == "save_weights" else []
+    assert all(suffix in str(error.value) for suffix in listed), str(error.value)
     assert not (tmp_path / name).exists()
 
 
@@ -253,36 +283,105 @@ def test_unknown_class_is_named_with_the_known_ones(tmp_path):
         keras.models.load_model(tmp_path / "conv.keras")
 
 
+def _leave_marker(path: str) -> None:
+    Path(path).write_text("code stored in the file ran")
+
+
 class Payload:
-    """An arbitrary object: unpickling it would mean running code named by the file."""
+    """An object whose unpickling calls a function: what a malicious '.pt' file would hold."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return _leave_marker, (str(self.marker),)
 
 
 def test_torch_files_are_loaded_with_weights_only(tmp_path):
     import torch
 
-    torch.save({"dense.kernel": torch.zeros(3, 4), "payload": Payload()}, tmp_path / "evil.pt")
-    with pytest.raises(ValueError, match="evil.pt"):
+    marker = tmp_path / "ran.txt"
+    torch.save({"dense.kernel": torch.zeros(3, 4), "payload": Payload(marker)}, tmp_path / "evil.pt")
+    torch.load(tmp_path / "evil.pt", weights_only=False)  # the control: a plain unpickle does run it
+    assert marker.exists()
+    marker.unlink()
+    with pytest.raises(FileFormatError, match="evil.pt"):
         _small_model().load_weights(tmp_path / "evil.pt")
+    with pytest.raises(ValueError, match="evil.pt"):
+        keras.models.load_model(tmp_path / "evil.pt")
+    assert not marker.exists()
 
 
 # ------------------------------------------------------------------------------------------- atomicity
-@pytest.mark.parametrize("name", ["model.keras", "model.h5"])
-def test_a_save_that_fails_half_way_keeps_the_previous_file(name, tmp_path, monkeypatch):
-    model = _small_model()
+def _fail_in_h5(h5file, *args, **kwargs) -> None:
+    h5file.create_dataset("half_written", data=np.zeros(1000))
+    raise OSError("No space left on device")
+
+
+def _fail_in_file(target, *args, **kwargs) -> None:
+    with open(target, "wb") as handle:
+        handle.write(b"PK\x03\x04 half of an archive")
+    raise OSError("No space left on device")
+
+
+def _fail_in_handle(state, handle, *args, **kwargs) -> None:
+    handle.write(b"PK\x03\x04 half of an archive")
+    raise OSError("No space left on device")
+
+
+WRITERS = {  # each format's writer, replaced by one that writes part of the file and then fails
+    "m.keras": (keras_zip, "write", _fail_in_file),
+    "m.h5": (h5_legacy, "write_model", _fail_in_h5),
+    "w.weights.h5": (weights_h5, "write", _fail_in_h5),
+    "w.h5": (h5_legacy, "write_weights", _fail_in_h5),
+    "w.safetensors": ("safetensors.torch", "save_file", lambda state, target, **kwargs: _fail_in_file(target)),
+    "w.pt": ("torch", "save", _fail_in_handle),
+}
+
+
+@pytest.mark.parametrize("name", sorted(WRITERS))
+def test_every_format_keeps_the_previous_file_when_a_save_fails_half_way(name, saved_files, tmp_path, monkeypatch):
     target = tmp_path / name
-    model.save(target)
-    before = target.read_bytes()
+    target.write_bytes(saved_files[name])
+    module, attribute, failing = WRITERS[name]
+    monkeypatch.setattr(f"{module}.{attribute}" if isinstance(module, str) else module,
+                        *([failing] if isinstance(module, str) else [attribute, failing]))
+    model = _small_model()
+    with pytest.raises(OSError, match="No space left"):
+        (model.save if name.startswith("m.") else model.save_weights)(target)
+    monkeypatch.undo()
+    assert target.read_bytes() == saved_files[name]
+    assert [path.name for path in tmp_path.iterdir()] == [name]  # the temporary file is gone
+    _load(target)
 
-    def half_then_crash(temporary: Path, *args, **kwargs) -> None:
-        Path(temporary).write_bytes(before[: len(before) // 2])
-        raise RuntimeError("disk full")
 
-    monkeypatch.setattr(keras_zip, "write", half_then_crash)
-    monkeypatch.setattr(h5_legacy, "write_model", lambda h5file, *a, **k: half_then_crash(h5file.filename))
-    with pytest.raises(RuntimeError, match="disk full"):
-        model.save(target)
-    assert target.read_bytes() == before
-    assert [p.name for p in tmp_path.iterdir()] == [name]  # no temporary file left behind
+_CRASH_MID_SAVE = """
+import os, sys
+import epochal as keras
+from epochal.saving import h5_legacy
+
+def die(h5file, *args, **kwargs):
+    h5file.create_dataset("half_written", data=[0.0] * 10000)
+    h5file.flush()
+    os._exit(3)  # the process dies here: no exception handler, no cleanup runs
+
+h5_legacy.write_model = die
+keras.Sequential([keras.Input(shape=(3,)), keras.layers.Dense(4)]).save(sys.argv[1])
+"""
+
+
+def test_a_process_killed_mid_save_leaves_the_previous_file_intact(saved_files, tmp_path):
+    import subprocess
+    import sys
+
+    target = tmp_path / "model-whole.h5"
+    target.write_bytes(saved_files["m.h5"])
+    finished = subprocess.run([sys.executable, "-c", _CRASH_MID_SAVE, str(target)], capture_output=True, timeout=120)
+    assert finished.returncode == 3, finished.stderr.decode()
+    assert target.read_bytes() == saved_files["m.h5"]
+    assert keras.models.load_model(target).count_params() == 26
+    leftovers = [path.name for path in tmp_path.iterdir() if path != target]
+    assert len(leftovers) == 1 and leftovers[0].startswith(".model-whole.h5.")  # a hidden, half-written temporary
 
 
 def test_atomic_write_replaces_in_one_step(tmp_path):
@@ -302,21 +401,99 @@ def test_overwrite_false_refuses_to_replace(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------------ fuzz
-@settings(max_examples=200, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(name=st.sampled_from(ALL_FILES),
-       cut=st.floats(0.0, 1.0), flips=st.lists(st.tuples(st.floats(0.0, 1.0), st.integers(0, 255)), max_size=6))
-def test_fuzzed_files_load_or_raise_clear_errors(saved_files, tmp_path_factory, name, cut, flips):
-    data = bytearray(saved_files[name])
+FUZZ_SETTINGS = settings(max_examples=200, deadline=None, derandomize=True,
+                         suppress_health_check=[HealthCheck.function_scoped_fixture])
+FLIPS = st.lists(st.tuples(st.floats(0.0, 1.0), st.integers(0, 255)), max_size=6)
+
+
+def _flipped(data: bytes, flips: list[tuple[float, int]], cut: float) -> bytes:
+    damaged = bytearray(data)
     for position, value in flips:
-        data[int(position * (len(data) - 1))] = value
+        damaged[int(position * (len(damaged) - 1))] = value
     if not flips or cut < 0.2:
-        data = data[: int(cut * len(data))]
-    path = tmp_path_factory.mktemp("fuzz") / name
-    path.write_bytes(bytes(data))
+        damaged = damaged[: int(cut * len(damaged))]
+    return bytes(damaged)
+
+
+def _loads_or_names_the_file(path: Path, data: bytes) -> None:
+    """Load the damaged file: it loads, or fails with ValueError/OSError naming it; anything else fails the test."""
+    path.write_bytes(data)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # damaged optimizer state or config fields only warn
             _load(path)
     except (ValueError, OSError) as error:
         assert str(path) in str(error), str(error)
+
+
+@FUZZ_SETTINGS
+@given(name=st.sampled_from(ALL_FILES), cut=st.floats(0.0, 1.0), flips=FLIPS)
+def test_fuzzed_files_load_or_raise_clear_errors(saved_files, tmp_path_factory, name, cut, flips):
+    path = tmp_path_factory.mktemp("fuzz") / name
+    _loads_or_names_the_file(path, _flipped(saved_files[name], flips, cut))
+
+
+def _rezipped(data: bytes, entry: str, damage) -> bytes:
+    """The archive with one entry damaged and stored again with a valid checksum, so the parsers meet the damage."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        entries = {name: archive.read(name) for name in archive.namelist()}
+    entries[entry] = damage(entries[entry])
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, content in entries.items():
+            archive.writestr(name, content)
+    return buffer.getvalue()
+
+
+@FUZZ_SETTINGS
+@given(name=st.sampled_from(["m.keras", "keras3.keras"]),
+       entry=st.sampled_from(["config.json", "metadata.json", "model.weights.h5"]), cut=st.floats(0.0, 1.0),
+       flips=FLIPS)
+def test_fuzzed_entries_inside_keras_archives_load_or_raise_clear_errors(saved_files, tmp_path_factory, name, entry,
+                                                                         cut, flips):
+    data = _rezipped(saved_files[name], entry, lambda content: _flipped(content, flips, cut))
+    _loads_or_names_the_file(tmp_path_factory.mktemp("fuzz") / name, data)
+
+
+ODD_VALUES = [None, -1, 0, 2**63, 1e308, float("nan"), "", "relu", [], {}, [None], [[1]], True,
+              {"class_name": "Dense"}, {"class_name": "__tuple__", "items": []}]
+
+
+def _value_paths(value: Any, path: tuple = ()) -> list[tuple]:
+    paths = [path]
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else []
+    for key, item in items:
+        paths += _value_paths(item, (*path, key))
+    return paths
+
+
+def _with_replaced_values(text: bytes | str, changes: list[tuple[float, int]]) -> str:
+    """The JSON config with some values (chosen by position in a walk of the tree) replaced by odd ones."""
+    config = json.loads(text)
+    for position, odd in changes:
+        paths = _value_paths(config)[1:]
+        *parents, last = paths[int(position * (len(paths) - 1))]
+        holder = config
+        for key in parents:
+            holder = holder[key]
+        holder[last] = copy.deepcopy(ODD_VALUES[odd])  # a fresh copy: a shared one could make the tree a loop
+    return json.dumps(config)
+
+
+@FUZZ_SETTINGS
+@given(name=st.sampled_from(["m.keras", "keras3.keras", "m.h5", "tf_keras2.h5"]),
+       which=st.sampled_from(["model_config", "training_config"]),
+       changes=st.lists(st.tuples(st.floats(0.0, 1.0), st.integers(0, len(ODD_VALUES) - 1)), min_size=1, max_size=3))
+def test_configs_with_odd_values_load_or_raise_clear_errors(saved_files, tmp_path_factory, name, which, changes):
+    """Well-formed files whose JSON configs hold values of the wrong type or range (the damage checksums miss)."""
+    path = tmp_path_factory.mktemp("fuzz") / name
+    if name.endswith(".keras"):
+        data = _rezipped(saved_files[name], "config.json", lambda text: _with_replaced_values(text, changes))
+        _loads_or_names_the_file(path, data)
+        return
+    path.write_bytes(saved_files[name])
+    with h5py.File(path, "r+") as h5:
+        if which not in h5.attrs:
+            return
+        h5.attrs[which] = np.bytes_(_with_replaced_values(h5.attrs[which], changes).encode())
+    _loads_or_names_the_file(path, path.read_bytes())

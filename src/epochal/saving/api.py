@@ -12,8 +12,8 @@ from typing import Any, Optional
 
 from epochal.saving import h5_guard, h5_legacy, keras_zip, optimizer_state, safetensors_io, weights_h5
 from epochal.saving.atomic import atomic_write, prepare_target, refuse_folder
-from epochal.saving.compile_config import compile_arguments, compile_config
-from epochal.saving.config import LEGACY, model_config, model_from_config
+from epochal.saving.compile_config import compile_arguments, compile_config, keep_compile_config
+from epochal.saving.config import KERAS3, LEGACY, model_config, model_from_config
 from epochal.saving.files import (MODEL_FORMATS, WEIGHTS_FORMATS, FileFormatError, as_path, describe_start,
                                   readable_file, reading, sniff, suffix_of)
 from epochal.saving.h5_values import h5py_module
@@ -144,6 +144,7 @@ def model_from_archive(archive: keras_zip.KerasArchive, path: Path, custom_objec
     if compile and isinstance(training, dict) and training:
         fallback = optimizer_state.OPTIMIZER_BY_DEFAULT_NAME.get(weights.optimizer_name or "")
         _compile(model, training, source, custom_objects, fallback)
+        keep_compile_config(model, training, KERAS3)
         if weights.optimizer is not None:
             optimizer_state.restore_positional(model, weights.optimizer, source)
     return model
@@ -165,6 +166,7 @@ def _load_h5_model(path: Path, custom_objects: Optional[dict], compile: bool, sa
     h5_legacy.load_into(model, weights, source)
     if compile and isinstance(training_config, dict):
         _compile(model, training_config, source, custom_objects, None)
+        keep_compile_config(model, training_config, LEGACY)
         if optimizer:
             h5_legacy.restore_optimizer(model, optimizer, source)
     return model
@@ -240,7 +242,8 @@ def _weights_format(path: Path, save_format: Optional[str]) -> str:
     if suffix in _WEIGHTS_SUFFIXES:
         return _WEIGHTS_SUFFIXES[suffix]
     raise ValueError(f"Cannot tell the weights format from the file name '{path}' (suffix '{suffix or 'none'}'). "
-                     f"save_weights writes {WEIGHTS_FORMATS}.")
+                     f"save_weights writes {WEIGHTS_FORMATS}. To save the whole model, use model.save() with "
+                     f"{MODEL_FORMATS}.")
 
 
 def load_weights(model: Any, filepath: Any, skip_mismatch: bool = False, by_name: bool = False) -> None:
@@ -265,7 +268,7 @@ def load_weights(model: Any, filepath: Any, skip_mismatch: bool = False, by_name
         >>> load_weights(model, path, by_name=True)
     """
     _check_model(model, "load_weights")
-    path = readable_file(filepath)
+    path = readable_file(filepath, WEIGHTS_FORMATS)
     if not model.built:
         raise ValueError(f"Model '{model.name}' has no weights yet, so '{path}' cannot be loaded into it. Build it "
                          "first: give the first layer an input shape (keras.Input(shape=...)), call "

@@ -3,13 +3,19 @@
 Keras 3 `.keras` files keep it as `compile_config` (optimizer, loss, metrics, ...); `.h5` files as the
 `training_config` attribute (`optimizer_config` instead of `optimizer`). tf.keras 2 wrapped metrics
 as `MeanMetricWrapper` configs nested per output; those become the names the user wrote
-('accuracy'), so history keys stay the same.
+('accuracy'), so history keys stay the same. The file's own config is kept on the loaded model and its
+fields are written back on save (`keep_compile_config`), so a file round-trips without losing any.
 """
 from __future__ import annotations
 
+import copy
 from typing import Any, Optional
 
 from epochal.saving.config import KERAS3
+
+# Attribute holding (the CompiledConfig a load created, flavour, the file's compile/training config).
+KEPT_COMPILE = "_keras_compile_config"
+_OPTIMIZER_KEY = {KERAS3: "optimizer"}  # the legacy training_config calls it 'optimizer_config'
 
 
 class CompileRestoreError(ValueError):
@@ -32,8 +38,60 @@ def compile_config(model: Any, flavor: str) -> Optional[dict[str, Any]]:
     }
     optimizer = optimizers.serialize(compiled.optimizer)
     if flavor == KERAS3:
-        return {"optimizer": optimizer, **config, "run_eagerly": False, "steps_per_execution": 1, "jit_compile": False}
-    return {**config, "optimizer_config": {"class_name": optimizer["class_name"], "config": optimizer["config"]}}
+        config = {"optimizer": optimizer, **config, "run_eagerly": False, "steps_per_execution": 1,
+                  "jit_compile": False}
+    else:
+        config = {**config, "optimizer_config": {"class_name": optimizer["class_name"], "config": optimizer["config"]}}
+    return _with_kept_fields(model, config, flavor)
+
+
+def keep_compile_config(model: Any, config: dict[str, Any], flavor: str) -> None:
+    """Remember the compile config a file restored, so saving writes back the fields epochal does not use.
+
+    Example:
+        >>> import epochal as keras
+        >>> model = keras.Sequential([keras.Input(shape=(3,)), keras.layers.Dense(2)])
+        >>> model.compile(optimizer="adam", loss="mse")
+        >>> keep_compile_config(model, {"loss": "mse", "steps_per_execution": 4}, "legacy")
+        >>> compile_config(model, "legacy")["steps_per_execution"]
+        4
+    """
+    setattr(model, KEPT_COMPILE, (model.compiled, flavor, copy.deepcopy(config)))
+
+
+def _with_kept_fields(model: Any, config: dict[str, Any], flavor: str) -> dict[str, Any]:
+    """`config` plus the loaded file's fields it lacks (tf.keras 2's `is_legacy_optimizer`, Keras 3's `jit_compile`).
+
+    Only while the model is still compiled as the file said (its metrics are then written as the file
+    spelled them, e.g. tf.keras 2's MeanMetricWrapper), and only into the format the file had: Keras 3
+    passes a `.keras` compile_config to compile() as keyword arguments, so a field of the other format
+    would break loading there. Values epochal writes itself are its current ones.
+    """
+    kept = getattr(model, KEPT_COMPILE, None)
+    if kept is None or kept[0] is not model.compiled or kept[1] != flavor or not isinstance(kept[2], dict):
+        return config
+    original = kept[2]
+    merged = {**config, **{key: value for key, value in original.items() if key not in config}}
+    for key in ("metrics", "weighted_metrics"):
+        if original.get(key) is not None:
+            merged[key] = original[key]
+    key = _OPTIMIZER_KEY.get(flavor, "optimizer_config")
+    merged[key] = _with_kept_optimizer_fields(merged[key], original.get(key))
+    return merged
+
+
+def _with_kept_optimizer_fields(ours: dict[str, Any], theirs: Any) -> dict[str, Any]:
+    if not isinstance(theirs, dict) or _bare(theirs.get("class_name")) != ours["class_name"]:
+        return ours  # another optimizer than the file's: its fields do not apply
+    if not isinstance(theirs.get("config"), dict):
+        return ours
+    extra = {name: value for name, value in theirs["config"].items() if name not in ours["config"]}
+    # tf.keras 2.11+ wrote 'Custom>Adam'; keep that spelling along with its extra fields.
+    return {**ours, "class_name": theirs["class_name"], "config": {**ours["config"], **extra}}
+
+
+def _bare(class_name: Any) -> Any:
+    return class_name.split(">", 1)[-1] if isinstance(class_name, str) else class_name
 
 
 def _loss_entry(identifier: Any) -> Any:

@@ -38,8 +38,12 @@ def as_path(filepath: Any, argument: str = "filepath") -> Path:
                     f"Received: {argument}={filepath!r} of type {type(filepath).__name__}.")
 
 
-def readable_file(filepath: Any) -> Path:
+def readable_file(filepath: Any, formats: str = MODEL_FORMATS) -> Path:
     """Check that `filepath` is an existing, non-empty file and return it as a Path.
+
+    Args:
+        filepath: the path the user gave.
+        formats: the formats the caller reads, listed when a folder is given. Defaults to the model formats.
 
     Raises:
         FileNotFoundError: nothing exists at the path.
@@ -52,8 +56,8 @@ def readable_file(filepath: Any) -> Path:
                                 f"({os.getcwd()}).")
     if path.is_dir():
         raise IsADirectoryError(f"'{path}' is a folder, not a model or weights file. epochal reads single files: "
-                                f"{MODEL_FORMATS}. A TensorFlow SavedModel folder cannot be loaded; re-save it "
-                                "with Keras as '.keras' or '.h5'.")
+                                f"{formats}. A TensorFlow SavedModel folder or checkpoint directory cannot be "
+                                "loaded; re-save it with Keras as '.keras' or '.h5'.")
     if path.stat().st_size == 0:
         raise FileFormatError(f"'{path}' is empty (0 bytes), so it holds no model or weights. It was probably "
                               "cut off while being written; save it again.")

@@ -13,7 +13,7 @@ from typing import Any, Mapping
 import torch
 
 from epochal.saving.atomic import atomic_write, prepare_target
-from epochal.saving.files import readable_file, reading
+from epochal.saving.files import WEIGHTS_FORMATS, readable_file, reading
 
 
 def _safetensors_torch():
@@ -48,7 +48,7 @@ def save_safetensors(model: Any, filepath: Any, overwrite: bool = True) -> None:
 
 def load_safetensors(model: Any, filepath: Any, strict: bool = True, skip_mismatch: bool = False) -> None:
     """Load a `.safetensors` state dict into `model` (see `load_state` for `strict` and `skip_mismatch`)."""
-    path = readable_file(filepath)
+    path = readable_file(filepath, WEIGHTS_FORMATS)
     module = _safetensors_torch()
     with reading(path, "a safetensors file"):
         state = module.load_file(str(path), device="cpu")
@@ -69,7 +69,7 @@ def save_torch_state(model: Any, path: Path) -> None:
 
 def load_torch_state(model: Any, filepath: Any, strict: bool = True, skip_mismatch: bool = False) -> None:
     """Load a '.pt' / '.pth' state dict with `torch.load(weights_only=True)` (no code from the file runs)."""
-    path = readable_file(filepath)
+    path = readable_file(filepath, WEIGHTS_FORMATS)
     with reading(path, "a PyTorch state_dict file"):
         state = torch.load(path, map_location="cpu", weights_only=True)
         if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
@@ -111,8 +111,9 @@ def load_state(model: Any, state: Mapping[str, torch.Tensor], source: str, stric
             continue
         mismatch = f"'{key}' has shape {tuple(expected[key].shape)} in the model but {tuple(value.shape)} in the file"
         if not skip_mismatch:
-            raise ValueError(f"Cannot load '{source}': {mismatch}. Was it saved from a different architecture? "
-                             "Pass skip_mismatch=True to skip tensors that do not fit.")
+            layer = key.rsplit(".", 1)[0]  # 'dense_1.kernel' -> layer 'dense_1'
+            raise ValueError(f"Cannot load '{source}' into layer '{layer}': {mismatch}. Was it saved from a different "
+                             "architecture? Pass skip_mismatch=True to skip tensors that do not fit.")
         skipped.append(mismatch)
     if skipped:
         warnings.warn(f"Skipping {len(skipped)} tensors while loading '{source}': {'; '.join(skipped)}.", stacklevel=3)
