@@ -1,8 +1,8 @@
 """The `epochal` command line through its real entry points: exit codes 0 / 1 / 2 for every command.
 
-Subprocess runs (`python -m epochal`, the installed `epochal` script) prove the entry points; the
-error matrix calls `main()` in-process, which is what both entry points run, to keep the suite fast.
-(`epochal tutorial --quick` runs end to end in tests/test_tutorial.py.)
+Every command runs at least once through the installed `epochal` console script (`run_script`), and
+`python -m epochal` once; the error matrix calls `main()` in-process, which is what both entry points
+run, to keep the suite fast. (`epochal tutorial --quick` runs end to end in tests/test_tutorial.py.)
 """
 from __future__ import annotations
 
@@ -28,6 +28,18 @@ def run_module(*args: str, cwd: Path | None = None) -> subprocess.CompletedProce
                           encoding="utf-8", cwd=cwd, timeout=300)
 
 
+def console_script() -> Path:
+    """The `epochal` script that `pip install` generated from [project.scripts]."""
+    script = Path(sysconfig.get_path("scripts")) / "epochal"
+    assert script.is_file(), "epochal is not installed: run `pip install -e .`"
+    return script
+
+
+def run_script(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(console_script()), *args], capture_output=True, text=True, encoding="utf-8",
+                          timeout=300)
+
+
 def assert_one_line_error(stderr: str, command: str) -> None:
     lines = stderr.strip().splitlines()
     assert len(lines) == 1, stderr
@@ -37,12 +49,18 @@ def assert_one_line_error(stderr: str, command: str) -> None:
 
 # ---------------------------------------------------------------------------------- entry points
 def test_installed_console_script_runs_main():
-    script = Path(sysconfig.get_path("scripts")) / "epochal"
-    assert script.is_file(), "epochal is not installed: run `pip install -e .`"
-    completed = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=120)
+    completed = run_script("--help")
     assert completed.returncode == 0
     for command in ("tutorial", "train", "plot", "inspect"):
         assert command in completed.stdout
+
+
+def test_console_script_bad_usage_is_2_and_failure_is_1_without_traceback(tmp_path):
+    usage = run_script("plot")
+    assert usage.returncode == 2 and "usage: epochal plot" in usage.stderr
+    failure = run_script("plot", str(tmp_path / "gone.json"))
+    assert failure.returncode == 1
+    assert_one_line_error(failure.stderr, "plot")
 
 
 def test_module_entry_point_reports_failure_in_one_line(tmp_path):
@@ -155,6 +173,22 @@ def test_inspect_of_a_folder_fails_in_one_line(tmp_path, capsys):
     assert "is a folder" in err
 
 
+@pytest.mark.parametrize("command", ["train", "tutorial"])
+def test_out_that_is_a_file_fails_before_training(command, tmp_path, monkeypatch, capsys):
+    from epochal import tutorial
+
+    def must_not_train(*args, **kwargs):
+        raise AssertionError("--out is checked before any data is loaded")
+
+    monkeypatch.setattr(tutorial, "load_fashion_mnist", must_not_train)
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("")
+    assert cli.main([command, "--quick", "--out", str(not_a_folder)]) == 1
+    err = capsys.readouterr().err
+    assert_one_line_error(err, command)
+    assert f"--out '{not_a_folder}' is a file, not a folder" in err
+
+
 def test_help_texts_state_the_real_defaults(capsys):
     assert cli.main(["tutorial", "--help"]) == 0
     tutorial_help = " ".join(capsys.readouterr().out.split())
@@ -196,7 +230,7 @@ def test_plot_compares_json_and_csv_histories(tmp_path):
     first = write_history(tmp_path / "rmsprop.json", OVERFITTING, "rmsprop")
     second = report.write_text_atomic(tmp_path / "adam.csv", report.history_to_csv(IMPROVING))
     out = tmp_path / "figures" / "compare.png"
-    completed = run_module("plot", str(first), str(second), "--out", str(out), "--metrics", "loss", "val_loss",
+    completed = run_script("plot", str(first), str(second), "--out", str(out), "--metrics", "loss", "val_loss",
                            "--title", "rmsprop vs adam", "--dpi", "50")
     assert completed.returncode == 0, completed.stderr
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -213,19 +247,34 @@ def test_plot_labels_files_that_share_a_name_by_path(tmp_path, capsys):
 
 
 # ---------------------------------------------------------------------------------- inspect: 0
-@pytest.mark.parametrize("name", ["k3_seed_rmsprop.keras", "k3_seed_dropout_adam.h5", "tk2_seed_dropout_adam.h5"])
+KERAS_MODEL_FILES = sorted(path.name for pattern in ("*.keras", "*.h5") for path in FIXTURES.glob(pattern)
+                           if "weights" not in path.name)
+
+
+def test_fixtures_hold_keras_3_and_tf_keras_2_models():
+    assert {"k3_seed_rmsprop.keras", "k3_seed_dropout_adam.h5", "tk2_seed_rmsprop.h5"} <= set(KERAS_MODEL_FILES)
+
+
+@pytest.mark.parametrize("name", KERAS_MODEL_FILES)
 def test_inspect_prints_the_summary_of_keras_made_files(name, capsys):
     assert cli.main(["inspect", str(FIXTURES / name)]) == 0
     out = capsys.readouterr().out
     assert SEED_MODEL_PARAMS in out and "Dense" in out and name in out
+    assert ("Dropout" in out) == ("dropout" in name)
+
+
+def test_inspect_through_the_console_script():
+    completed = run_script("inspect", str(FIXTURES / "k3_seed_dropout_adam.keras"))
+    assert completed.returncode == 0, completed.stderr
+    assert SEED_MODEL_PARAMS in completed.stdout and "Dropout" in completed.stdout
 
 
 # ---------------------------------------------------------------------------------- train: 0
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory):
-    """`python -m epochal train --quick --subset ...`, run once for the tests below."""
+    """`epochal train --quick --subset ...` (the console script), run once for the tests below."""
     out = tmp_path_factory.mktemp("train") / "adam-dropout"
-    completed = run_module("train", "--quick", "--subset", "--epochs", "3", "--dropout", "0.3", "--optimizer",
+    completed = run_script("train", "--quick", "--subset", "--epochs", "3", "--dropout", "0.3", "--optimizer",
                            "adam", "--learning-rate", "0.002", "--patience", "1", "--hidden", "64",
                            "--batch-size", "64", "--out", str(out))
     return completed, out
@@ -265,9 +314,29 @@ def test_train_report_embeds_both_figures(trained_run):
 
 def test_inspect_and_plot_read_what_train_wrote(trained_run):
     _completed, out = trained_run
-    completed = run_module("inspect", str(out / "model.keras"))
+    completed = run_script("inspect", str(out / "model.keras"))
     assert completed.returncode == 0, completed.stderr
     assert "Dropout" in completed.stdout and "Total params: 50,890" in completed.stdout  # 784*64+64 + 64*10+10
     assert cli.main(["inspect", str(out / "model.h5")]) == 0
     assert cli.main(["plot", str(out / "history.json"), str(out / "history.csv"), "--labels", "json", "csv",
                      "--out", str(out / "both.png"), "--dpi", "30"]) == 0
+
+
+def test_train_without_full_data_uses_the_subset_and_says_so_in_one_line(tmp_path, monkeypatch, capsys):
+    from epochal.datasets import download, sources
+
+    monkeypatch.setenv("EPOCHAL_DATA", str(tmp_path / "empty-epochal"))
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "empty-keras"))
+    monkeypatch.setattr(sources, "SYSTEM_DATASETS_DIR", tmp_path / "empty-system")
+
+    def no_download(*args, **kwargs):
+        raise AssertionError("the command line never downloads Fashion-MNIST")
+
+    monkeypatch.setattr(download, "download_file", no_download)
+    assert cli.main(["train", "--quick", "--epochs", "1", "--out", str(tmp_path / "run")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    mentions = [line for line in lines if "subset" in line]
+    assert len(mentions) == 1, mentions
+    assert mentions[0].startswith("Fashion-MNIST: full data not found on this machine, using the built-in subset")
+    assert "apt-get install dataset-fashion-mnist" in mentions[0]
+    assert json.loads((tmp_path / "run" / "history.json").read_text())["config"]["epochs"] == 1

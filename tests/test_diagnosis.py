@@ -73,6 +73,47 @@ def test_two_epoch_bump_that_recovers_to_a_new_best_is_not_flagged():
     assert diagnose({"loss": FALLING, "val_loss": val}).overfitting_epoch is None
 
 
+@pytest.mark.parametrize("dip_epoch", [8, 9, 10])
+def test_one_epoch_dip_after_the_rise_does_not_hide_overfitting(dip_epoch):
+    # U_SHAPED_VAL overfits from epoch 7; one lucky epoch below its best (0.5) is noise, wherever it
+    # falls after the best epoch, even inside the two-epoch window or as the last epoch.
+    val = list(U_SHAPED_VAL)
+    val[dip_epoch - 1] = 0.49
+    report = diagnose({"loss": FALLING, "val_loss": val})
+    assert report.overfitting_epoch == 7
+    assert report.best_epoch == dip_epoch  # still the lowest val_loss: what ModelCheckpoint keeps
+    assert f"Best epoch {dip_epoch} (val_loss 0.49) was a single low epoch amid the rise." in report.verdict
+
+
+@pytest.mark.parametrize("spike_epoch", [1, 2, 3, 4, 5, 7, 8, 9, 10])
+def test_one_epoch_spike_anywhere_leaves_the_onset_alone(spike_epoch):
+    val = list(U_SHAPED_VAL)
+    val[spike_epoch - 1] += 0.3
+    report = diagnose({"loss": FALLING, "val_loss": val})
+    assert (report.best_epoch, report.overfitting_epoch) == (6, 7)
+
+
+def test_dip_followed_by_another_low_is_a_recovery_not_noise():
+    val = [1.1, 0.9, 0.75, 0.62, 0.55, 0.5, 0.53, 0.58, 0.45, 0.44]
+    report = diagnose({"loss": FALLING, "val_loss": val})
+    assert report.overfitting_epoch is None
+    assert report.best_epoch == 10
+
+
+def test_sharp_v_is_not_a_dip():
+    # The two lowest epochs are neighbours: the bottom of one V, so the plain rule applies.
+    val = [1.1, 0.9, 0.75, 0.62, 0.6, 0.5, 0.65, 0.7, 0.75, 0.8]
+    report = diagnose({"loss": FALLING, "val_loss": val})
+    assert (report.best_epoch, report.overfitting_epoch) == (6, 7)
+    assert "single low epoch" not in report.verdict
+
+
+def test_dip_does_not_turn_a_plateau_into_overfitting():
+    train = [1.0, 0.8, 0.6, 0.5, 0.5, 0.55, 0.6, 0.65]
+    val = [1.1, 0.9, 0.7, 0.6, 0.62, 0.66, 0.55, 0.75]
+    assert diagnose({"loss": train, "val_loss": val}).overfitting_epoch is None
+
+
 def test_rise_in_the_last_epoch_only_is_too_soon_to_call():
     val = [1.0, 0.8, 0.6, 0.5, 0.45, 0.42, 0.4, 0.38, 0.36, 0.4]
     report = diagnose({"loss": FALLING, "val_loss": val})

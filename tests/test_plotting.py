@@ -83,6 +83,8 @@ def test_epoch_ticks_are_integers():
     (1, 1000, [1, 100, 200, 300, 400, 500, 600, 700, 800, 900, 1000]),
     (11, 30, [11, 15, 20, 25, 30]),  # fit(initial_epoch=10)
     (14, 40, [14, 20, 25, 30, 35, 40]),  # 15 would crowd 14, so it is dropped
+    (1, 19, [1, 5, 10, 15, 19]),  # EarlyStopping ended the run: its last epoch is labelled
+    (1, 17, [1, 5, 10, 15]),  # 17 would crowd 15
     (5, 4, []),
 ])
 def test_epoch_ticks_start_at_the_first_epoch_then_round_numbers(first, last, expected):
@@ -135,6 +137,14 @@ def test_best_epoch_falls_back_to_training_metric_without_validation():
     figure = plot_history({"loss": [0.9, 0.5, 0.6]}, metrics="loss")
     (marker,) = best_markers(figure)
     assert (list(marker.get_xdata()), list(marker.get_ydata())) == ([2], [0.5])
+    # Not called "best epoch": without validation data that would mislead (see the seed's lesson).
+    assert marker.get_label() == "lowest loss: epoch 2 (0.5)"
+
+
+def test_training_accuracy_marker_says_highest():
+    figure = plot_history({"loss": [0.9, 0.5], "accuracy": [0.6, 0.8]}, metrics=("loss", "accuracy"))
+    assert [marker.get_label() for marker in best_markers(figure)] == [
+        "lowest loss: epoch 2 (0.5)", "highest accuracy: epoch 2 (0.8)"]
 
 
 def test_mark_best_false_draws_no_marker():
@@ -212,6 +222,13 @@ def test_save_creates_missing_folders_and_leaves_no_temporary_files(tmp_path):
     plot_history(HISTORY, path=path, dpi=30)  # replacing an existing file
     assert path.read_bytes()[:8] == PNG_MAGIC
     assert os.listdir(path.parent) == ["curves.png"]
+
+
+def test_default_resolution_is_300_dpi(tmp_path):
+    path = tmp_path / "default.png"
+    figure = plot_history(HISTORY, path=path)
+    width_inches, height_inches = figure.get_size_inches()
+    assert png_size(path) == (round(width_inches * 300), round(height_inches * 300))
 
 
 def test_path_without_suffix_is_saved_as_png(tmp_path):
@@ -344,3 +361,52 @@ def test_backend_chosen_by_the_user_is_kept():
         print(matplotlib.get_backend().lower())
     """
     assert run_python(code) == "pdf"
+
+
+# ---------------------------------------------------------------------------------- History glue
+@pytest.fixture(scope="module")
+def fitted_history():
+    """The History of a real two-epoch fit on tiny seeded data."""
+    import numpy as np
+
+    import epochal as keras
+
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    x, y = rng.random((64, 4)).astype("float32"), rng.integers(0, 3, 64)
+    model = keras.Sequential([keras.layers.Dense(3, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model.fit(x, y, epochs=3, batch_size=16, validation_split=0.25, verbose=0)
+
+
+def test_history_plot_draws_and_saves_at_300_dpi(fitted_history, tmp_path):
+    path = tmp_path / "curves.png"
+    figure = fitted_history.plot(path=path)
+    train, val = curves(figure)
+    assert list(train.get_xdata()) == [1, 2, 3]
+    assert list(val.get_ydata()) == pytest.approx(fitted_history.history["val_loss"])
+    assert len(best_markers(figure)) == 1
+    width_inches, height_inches = figure.get_size_inches()
+    assert png_size(path) == (round(width_inches * 300), round(height_inches * 300))
+
+
+def test_history_plot_passes_options_through(fitted_history):
+    figure = fitted_history.plot(metrics="accuracy", title="accuracy", mark_best=False)
+    assert [line.get_label() for line in figure.axes[0].get_lines()] == ["accuracy", "val_accuracy"]
+    assert figure.axes[0].get_title() == "accuracy"
+
+
+def test_history_diagnose_returns_the_diagnosis_of_its_curves(fitted_history):
+    from epochal.diagnosis import Diagnosis, diagnose
+
+    report = fitted_history.diagnose(patience=1)
+    assert isinstance(report, Diagnosis)
+    assert report == diagnose(fitted_history.history, patience=1)
+    assert report.epochs_run == 3 and report.patience == 1
+
+
+def test_package_exports_plot_history():
+    import epochal
+
+    assert epochal.plot_history is plot_history
+    assert "plot_history" in dir(epochal)

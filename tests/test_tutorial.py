@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import struct
 import subprocess
-import sys
+import sysconfig
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -77,13 +78,15 @@ def test_forced_subset_says_so_in_one_line():
 
 
 # ---------------------------------------------------------------------------------- the quick tutorial
+# How long --quick takes is measured by benchmarks/tutorial_quick.py, not asserted here.
 @pytest.fixture(scope="module")
 def quick_tutorial(tmp_path_factory):
-    """`python -m epochal tutorial --quick --subset`, run once for every test below."""
+    """`epochal tutorial --quick --subset` through the console script, run once for every test below."""
     out = tmp_path_factory.mktemp("tutorial") / "out"
-    completed = subprocess.run(
-        [sys.executable, "-m", "epochal", "tutorial", "--quick", "--subset", "--out", str(out)],
-        capture_output=True, text=True, encoding="utf-8", timeout=600)
+    script = Path(sysconfig.get_path("scripts")) / "epochal"
+    assert script.is_file(), "epochal is not installed: run `pip install -e .`"
+    completed = subprocess.run([str(script), "tutorial", "--quick", "--subset", "--out", str(out)],
+                               capture_output=True, text=True, encoding="utf-8", timeout=600)
     return completed, out
 
 
@@ -100,6 +103,37 @@ def test_quick_tutorial_succeeds_and_prints_every_step(quick_tutorial):
     assert "Epoch 1/" in stdout  # fit's per-epoch progress lines
     assert "Same accuracy: yes." in stdout
     assert "early_stopping_cb.stopped_epoch = " in stdout
+
+
+def test_quick_tutorial_exits_cleanly(quick_tutorial):
+    completed, _out = quick_tutorial
+    assert completed.returncode == 0, completed.stderr
+
+
+def test_quick_tutorial_prints_the_text_of_every_step(quick_tutorial):
+    completed, _out = quick_tutorial
+    printed = " ".join(completed.stdout.split())  # step texts are wrapped to the terminal
+    for key, step in tutorial.STEPS.items():
+        assert " ".join(step.text.split()) in printed, key
+
+
+def test_quick_tutorial_checkpoint_holds_the_best_epoch(quick_tutorial):
+    completed, out = quick_tutorial
+    lowest = re.search(r"Lowest val_loss in the history: ([0-9.]+) at epoch (\d+)\.", completed.stdout)
+    reloaded = re.search(r"load_model\('best-model.h5'\)\.evaluate\(\): val_loss ([0-9.]+),", completed.stdout)
+    assert lowest and reloaded, completed.stdout
+    assert float(reloaded.group(1)) == pytest.approx(float(lowest.group(1)), abs=2e-4)
+    history = json.loads((out / "histories/checkpoint.json").read_text())["history"]
+    assert min(history["val_loss"]) == pytest.approx(float(lowest.group(1)), abs=1e-4)
+    assert int(lowest.group(2)) == 1 + history["val_loss"].index(min(history["val_loss"]))
+
+
+def test_quick_tutorial_reports_early_stoppings_stopped_epoch(quick_tutorial):
+    completed, out = quick_tutorial
+    stopped_epoch = int(re.search(r"early_stopping_cb.stopped_epoch = (\d+)", completed.stdout).group(1))
+    epochs_run = len(json.loads((out / "histories/early-stopping.json").read_text())["history"]["loss"])
+    # Keras counts stopped_epoch from 0 and leaves it at 0 when training ran to the end.
+    assert epochs_run == (stopped_epoch + 1 if stopped_epoch else tutorial.QUICK_EPOCHS)
 
 
 def test_quick_tutorial_writes_every_promised_file(quick_tutorial):

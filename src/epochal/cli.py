@@ -269,6 +269,24 @@ def _one_line(error: BaseException, debug: bool) -> str:
     return lines[0]
 
 
+def _output_folder(text: str) -> Path:
+    """Create the --out folder before any training, or say in one line why it cannot be used.
+
+    Checked first so a bad --out fails in a second, not after minutes of training, and with a
+    message naming the flag instead of a bare ``[Errno 17] File exists``.
+    """
+    folder = Path(text)
+    if folder.exists() and not folder.is_dir():
+        raise NotADirectoryError(f"--out '{folder}' is a file, not a folder. "
+                                 "Choose another --out, or move that file away.")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OSError(f"Cannot create the output folder --out '{folder}': {error.strerror or error}. "
+                      "Choose a folder you can write to.") from error
+    return folder
+
+
 def _fit_verbosity() -> int:
     # Live tqdm bars on a terminal; one line per epoch in logs and pipes, where bars would be noise.
     return 1 if sys.stdout.isatty() else 2
@@ -279,6 +297,7 @@ def _run_tutorial(args: argparse.Namespace) -> int:
     from epochal import tutorial
 
     _use_threads(args)
+    _output_folder(args.out)
     settings = tutorial.TutorialSettings.create(args.out, epochs=args.epochs, quick=args.quick,
                                                 force_subset=args.subset, verbose=_fit_verbosity())
     result = tutorial.run_tutorial(settings, print_fn=lambda line: print(line, flush=True))
@@ -339,8 +358,7 @@ def _run_train(args: argparse.Namespace) -> int:
     if args.epochs is None:
         args.epochs = QUICK_TRAIN_EPOCHS if args.quick else 20
     _use_threads(args)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = _output_folder(args.out)
     images, labels, note = _load_training_data(args)
     print(note)
     x_train, x_val, y_train, y_val = tutorial.train_validation_split(

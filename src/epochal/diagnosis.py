@@ -9,7 +9,12 @@ model. It answers three questions a user asks after `fit()`:
   `val_loss` stays above `val_loss[best] + |min_delta|` while training loss keeps falling (`loss` at
   the end of that window is lower than `loss` at *best*). Because *best* is the minimum over the
   whole run, a one-epoch bump that recovers to a new minimum is never flagged, and a rise in the
-  last epoch alone is too short to call. A rise in `val_loss` while `loss` also stalls or rises is
+  last epoch alone is too short to call. The opposite noise, one lucky epoch whose `val_loss` dips
+  below every other after the rise has begun, must not hide or delay the verdict either: when the
+  lowest epoch comes two or more epochs after the second-lowest, the rule is first applied to the
+  second-lowest epoch, with the dip left out of its window. A sharp V (the second-lowest epoch just
+  before or after the lowest) is no dip, and a dip followed by another new low is a recovery: both
+  keep the plain rule. A rise in `val_loss` while `loss` also stalls or rises is
   not overfitting (it is a plateau or an unstable optimiser) and is reported as such.
 * When would `EarlyStopping(monitor='val_loss', patience=p, min_delta=d)` have stopped, following
   Keras 3: each epoch `wait` grows by one; an epoch whose value is below `best - |d|` (or the first
@@ -284,13 +289,31 @@ def _best_index(val: list[float]) -> int:
 
 
 def _overfitting_start(train: list[float], val: list[float], best: int, min_delta: float) -> int | None:
-    """Index of the first overfitting epoch under the module's rule, or None."""
-    window_end = best + OVERFITTING_WINDOW
-    if window_end >= len(val):
+    """Index of the first overfitting epoch under the module's rule, or None.
+
+    `best` is the index of the lowest `val_loss`; if it is a lone dip after the rise had begun, the
+    onset is measured from the second-lowest epoch instead (see the module docstring).
+    """
+    others = [index for index, value in enumerate(val) if index != best and not math.isnan(value)]
+    runner_up = min(others, key=lambda index: val[index]) if others else None
+    # At least one epoch between them: otherwise the two lowest epochs are the bottom of one V.
+    if runner_up is not None and runner_up + 1 < best:
+        later = [index for index in range(runner_up + 1, len(val)) if index != best]
+        start = _onset_after(train, val, runner_up, later, min_delta)
+        if start is not None:
+            return start
+    return _onset_after(train, val, best, range(best + 1, len(val)), min_delta)
+
+
+def _onset_after(train: list[float], val: list[float], best: int, later: Any, min_delta: float) -> int | None:
+    """`best + 1` if the first `OVERFITTING_WINDOW` of the `later` epochs all stay above `val[best]`
+    (plus `|min_delta|`) while training loss falls; else None."""
+    window = list(later)[:OVERFITTING_WINDOW]
+    if len(window) < OVERFITTING_WINDOW:
         return None
     threshold = val[best] + abs(min_delta)
-    stays_above = all(value > threshold for value in val[best + 1 : window_end + 1])
-    train_kept_falling = train[window_end] < train[best]
+    stays_above = all(val[index] > threshold for index in window)
+    train_kept_falling = train[window[-1]] < train[best]
     return best + 1 if stays_above and train_kept_falling else None
 
 
@@ -315,6 +338,10 @@ def _verdict(report: dict[str, Any], best: int, epochs_run: int) -> str:
     """Compose the plain-English summary from the computed figures."""
     best_text = f"Best epoch {report['best_epoch']} (val_loss {report['best_val_loss']:.3g})."
     if report["overfitting_epoch"] is not None:
+        if report["best_epoch"] >= report["overfitting_epoch"]:
+            # The lowest epoch is a lone dip inside the rise; say so, or "best" after the onset puzzles.
+            best_text = (f"Best epoch {report['best_epoch']} (val_loss {report['best_val_loss']:.3g}) "
+                         f"was a single low epoch amid the rise.")
         first = (
             f"Overfitting from epoch {report['overfitting_epoch']}: validation loss rose while "
             f"training loss kept falling. {best_text}"

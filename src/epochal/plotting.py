@@ -241,8 +241,16 @@ def _mark_best(ax: Axes, epochs: list[int], values: list[float], key: str, prefi
     usable = [index for index, value in enumerate(values) if not math.isnan(value)]
     if not usable:
         return
-    pick = max if _higher_is_better(_family(key)) else min
+    higher_is_better = _higher_is_better(_family(key))
+    pick = max if higher_is_better else min
     best = pick(usable, key=lambda index: values[index])
+    if key.startswith("val_"):
+        label = f"{prefix}best epoch {epochs[best]} ({key} {values[best]:.3g})"
+    else:
+        # Without validation data there is no "best epoch" in the seed's sense (the lowest training loss
+        # is nearly always the last epoch), so the legend says plainly what the dot marks.
+        extreme = "highest" if higher_is_better else "lowest"
+        label = f"{prefix}{extreme} {key}: epoch {epochs[best]} ({values[best]:.3g})"
     ax.plot(
         [epochs[best]],
         [values[best]],
@@ -253,7 +261,7 @@ def _mark_best(ax: Axes, epochs: list[int], values: list[float], key: str, prefi
         markeredgecolor="black",
         zorder=3,
         gid=BEST_EPOCH_GID,
-        label=f"{prefix}best epoch {epochs[best]} ({key} {values[best]:.3g})",
+        label=label,
     )
 
 
@@ -289,7 +297,9 @@ def epoch_ticks(first: int, last: int, max_ticks: int = _MAX_EPOCH_TICKS) -> lis
 
     Every epoch is labelled when they fit in `max_ticks`; otherwise the first epoch and multiples
     of a round step (5, 10, 20, 25, 50, 100, ...), so 20 epochs read ``1, 5, 10, 15, 20``. A multiple
-    closer to the first epoch than half a step is dropped so labels never crowd.
+    closer to the first epoch than half a step is dropped so labels never crowd. The last epoch is
+    labelled too when it is at least half a step past the last multiple, so a run that
+    EarlyStopping ended at epoch 19 reads ``1, 5, 10, 15, 19``: the reader sees where it stopped.
 
     Args:
         first: First epoch shown (1 unless the history starts later).
@@ -304,6 +314,8 @@ def epoch_ticks(first: int, last: int, max_ticks: int = _MAX_EPOCH_TICKS) -> lis
         [1, 5, 10, 15, 20]
         >>> epoch_ticks(1, 5)
         [1, 2, 3, 4, 5]
+        >>> epoch_ticks(1, 19)
+        [1, 5, 10, 15, 19]
     """
     if last < first:
         return []
@@ -313,7 +325,10 @@ def epoch_ticks(first: int, last: int, max_ticks: int = _MAX_EPOCH_TICKS) -> lis
         start = (first // step + 1) * step  # first multiple of step after `first`
         multiples = [epoch for epoch in range(start, last + 1, step) if 2 * (epoch - first) >= step]
         if len(multiples) + 1 <= max_ticks:
-            return [first, *multiples]
+            ticks = [first, *multiples]
+            if 2 * (last - ticks[-1]) >= step and len(ticks) < max_ticks:
+                ticks.append(last)
+            return ticks
     raise AssertionError("unreachable: steps grow without bound")
 
 

@@ -120,6 +120,20 @@ def test_good_file_is_saved(server, tmp_path):
     assert leftovers(target.parent) == ["file.bin"]
 
 
+def test_progress_bar_shows_the_file_and_its_size(server, tmp_path, capsys):
+    digest = server.add("file.bin", b"x" * 300_000)
+    download.download_file(server.url + "file.bin", tmp_path / "file.bin", digest)  # progress defaults to on
+    err = capsys.readouterr().err
+    assert "Downloading file.bin" in err and "100%" in err
+    assert "293k" in err  # unit_scale with 1024: 300,000 bytes are 293 KiB
+
+
+def test_no_progress_bar_when_asked(server, tmp_path, capsys):
+    digest = server.add("file.bin", b"x" * 1000)
+    download.download_file(server.url + "file.bin", tmp_path / "file.bin", digest, progress=False)
+    assert "Downloading" not in capsys.readouterr().err
+
+
 def test_wrong_checksum_leaves_nothing(server, tmp_path):
     server.add("file.bin", b"tampered")
     target = tmp_path / "out" / "file.bin"
