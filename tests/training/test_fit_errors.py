@@ -145,3 +145,17 @@ def test_one_hot_labels_with_sparse_loss_are_explained(data):
     model.compile(loss="categorical_crossentropy")
     with pytest.raises(ValueError, match="one-hot.*sparse_categorical_crossentropy"):
         model.fit(x, np.zeros(256), verbose=0)
+
+
+def test_unknown_metric_is_refused_by_compile_and_keeps_the_previous_config():
+    model = seed_model()
+    before = model.compiled
+    with pytest.raises(ValueError, match="Unknown metric 'acuracy'. Did you mean 'accuracy'"):
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["acuracy"])
+    assert model.compiled is before
+
+
+def test_text_labels_are_explained(model, data):
+    x, _ = data
+    with pytest.raises(TypeError, match=r"`y` must hold numbers.*<U3.*LabelEncoder"):
+        model.fit(x, np.array(["cat"] * len(x)), verbose=0)

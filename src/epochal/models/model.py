@@ -10,7 +10,7 @@ from epochal.backend import default_device
 from epochal.layers.layer import Layer
 from epochal.training import fit as fit_module
 from epochal.training.checks import NotCompiledError
-from epochal.training.compiled import CompiledConfig, normalize_metrics
+from epochal.training.compiled import CompiledConfig, check_metric_names, normalize_metrics
 from epochal.utils.lookup import accepted_parameters, check_kwargs
 
 # tf.keras 2 arguments that have no meaning here but must not break ported code.
@@ -127,11 +127,14 @@ class Model(Layer):
         check_kwargs("compile()", kwargs, accepted_parameters(Model.compile) + list(_LEGACY_COMPILE))
         from epochal import losses, optimizers
 
+        metric_list = normalize_metrics(metrics)
+        weighted_metric_list = normalize_metrics(weighted_metrics, "weighted_metrics")
+        check_metric_names(metric_list + weighted_metric_list)
         self.compiled = CompiledConfig(
             optimizer=optimizers.get(optimizer),
             loss=None if loss is None else losses.get(loss),
-            metrics=normalize_metrics(metrics),
-            weighted_metrics=normalize_metrics(weighted_metrics, "weighted_metrics"),
+            metrics=metric_list,
+            weighted_metrics=weighted_metric_list,
             loss_weights=loss_weights, loss_identifier=loss, metrics_identifier=metrics,
         )
         self._optimizer_built_for: Optional[tuple] = None

@@ -28,6 +28,18 @@ def normalize_metrics(metrics: Any, argument: str = "metrics") -> list:
     raise TypeError(f"`{argument}` must be a string, a metric, or a list/dict of them. Received: {metrics!r}")
 
 
+def check_metric_names(metrics: list) -> None:
+    """Reject unknown metric names in compile(), not at the first fit() (where Keras 3 would).
+
+    Only strings are looked up: an unknown one raises ValueError with the closest known names.
+    """
+    from epochal import metrics as metrics_module
+
+    for identifier in metrics:
+        if isinstance(identifier, str) and identifier.lower() not in _AUTO_NAMES:
+            metrics_module.get(identifier)
+
+
 @dataclass
 class CompiledConfig:
     optimizer: Any

@@ -34,6 +34,10 @@ def to_tensor(value: Any, argument: str, device: torch.device, dtype: Optional[t
         if array.dtype == object:
             raise TypeError(f"`{argument}` must hold numbers of one shape (a ragged or non-numeric list was "
                             f"given). Received an object array of shape {array.shape}.")
+        if array.dtype.kind not in "biuf":
+            raise TypeError(f"`{argument}` must hold numbers (bool, int or float). Received an array of dtype "
+                            f"{array.dtype} and shape {array.shape}. Encode text labels as integers first, e.g. "
+                            "with sklearn.preprocessing.LabelEncoder or np.unique(labels, return_inverse=True).")
         tensor = torch.from_numpy(np.ascontiguousarray(array))
     if dtype is None:
         dtype = torch.float32 if (tensor.is_floating_point() or tensor.dtype in (torch.uint8, torch.int8, torch.bool)) \
