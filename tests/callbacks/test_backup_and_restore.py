@@ -180,7 +180,7 @@ def test_sigkilled_process_resumes_bit_identical(tmp_path):
     process.join(timeout=60)
     reference = np.load(reference_path)
     rng = random.Random(5)
-    for attempt in range(2):
+    for attempt in range(3):
         kill_at = ("batch", rng.randint(1, EPOCHS - 2), rng.randrange(28))
         backup_dir = str(tmp_path / f"backup{attempt}")
         process, queue = _run_child(context, train_with_backup, backup_dir, None, 3, True)
@@ -202,27 +202,44 @@ def test_sigkilled_process_resumes_bit_identical(tmp_path):
 
 
 def test_backup_reads_after_sigkill_during_frequent_backups(tmp_path):
-    """A process backing up after every batch is killed with SIGKILL at random moments: the backup it
-    leaves always loads and training resumes from it (the backup is written to a temporary file and
-    moved into place in one step)."""
+    """A process backing up after every batch is killed with SIGKILL at random moments, three of five
+    while a backup is being written: the backup it leaves always loads and training resumes from it
+    (the backup is written to a temporary file and moved into place in one step)."""
     context = forkserver()
     rng = random.Random(8)
     backup_dir = tmp_path / "backup"
     x, y = data()
-    for _ in range(3):
+    kills_inside_a_write = 0
+    for during_a_write in (False, True, False, True, True):
         process, queue = _run_child(context, backup_every_batch, str(backup_dir))
         saves_before_kill = rng.randint(2, 12)
         while queue.get(timeout=120)[0] != "saved" or (saves_before_kill := saves_before_kill - 1):
             pass
-        time.sleep(rng.uniform(0, 0.004))  # lands anywhere in the following batch or backup
+        if during_a_write:
+            _until_a_temporary_file_appears(backup_dir)  # a small backup takes about a millisecond: kill now
+        else:
+            time.sleep(rng.uniform(0, 0.004))  # lands anywhere in the following batch or backup
         process.kill()
         process.join(timeout=60)
         assert process.exitcode == -9
+        temporary = [name for name in os.listdir(backup_dir) if name != "latest.pt"]
+        kills_inside_a_write += bool(temporary)
         state = torch.load(backup_dir / "latest.pt", weights_only=True)
         model = dropout_model()
         history = model.fit(x, y, batch_size=64, epochs=state["epoch"] + 1, verbose=0,
                             callbacks=[BackupAndRestore(backup_dir, save_freq=1, delete_checkpoint=False)])
         assert history.epoch == [state["epoch"]]
+        for name in temporary:  # so that the next kill is counted afresh
+            (backup_dir / name).unlink(missing_ok=True)
+    assert kills_inside_a_write >= 1  # some kills did cut a backup short
+
+
+def _until_a_temporary_file_appears(folder, seconds: float = 10):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if any(name != "latest.pt" for name in os.listdir(folder)):
+            return
+    pytest.fail(f"no backup began within {seconds}s")
 
 
 def _wait_for(queue, kind):

@@ -3,6 +3,7 @@ to ours, and every decision must agree: stopped_epoch, best_epoch, learning rate
 from __future__ import annotations
 
 import os
+import warnings
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
 
@@ -216,3 +217,69 @@ def test_verbose_messages_are_keras_messages(keras_model, capsys, name, argument
     theirs = capsys.readouterr().out
     run_script([getattr(keras.callbacks, name)(**arguments)], recording_model(), logs)
     assert capsys.readouterr().out == theirs != ""
+
+
+class SavingKerasStub(KerasModelStub):
+    """A stub whose checkpoints are really written, by the real Keras model."""
+
+    def save(self, filepath, overwrite=True):
+        self._real.save(filepath, overwrite=overwrite)
+
+    def save_weights(self, filepath, overwrite=True):
+        self._real.save_weights(filepath, overwrite=overwrite)
+
+
+def files_under(folder):
+    return sorted(str(path.relative_to(folder)) for path in folder.rglob("*") if path.is_file())
+
+
+ON_DISK_CASES = [
+    ({"filepath": "best-model.h5"}, 0),  # the seed's line
+    ({"filepath": "best-model.h5", "save_best_only": True}, 0),
+    ({"filepath": "runs/a/m-{epoch:02d}-{val_loss:.2f}.keras", "save_best_only": True}, 0),
+    ({"filepath": "w/{epoch:03d}.weights.h5", "save_weights_only": True}, 0),
+    ({"filepath": "b/e{epoch}-b{batch}.keras", "save_freq": 2}, 3),
+]
+
+
+@pytest.mark.parametrize("arguments, batches_per_epoch", ON_DISK_CASES)
+def test_model_checkpoint_leaves_the_files_keras_leaves_on_disk(keras_model, tmp_path, monkeypatch, arguments,
+                                                                batches_per_epoch):
+    """Real saving on both sides (relative paths, missing folders): the same set of files, and no
+    temporary file left behind by epochal's atomic writes."""
+    logs = [{"val_loss": value, "loss": 1.0} for value in (0.5, 0.7, 0.4)]
+    for side, checkpoint, model in (("keras", real_keras.callbacks.ModelCheckpoint, SavingKerasStub(keras_model)),
+                                    ("ours", keras.callbacks.ModelCheckpoint, small_model())):
+        (tmp_path / side).mkdir()
+        monkeypatch.chdir(tmp_path / side)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Keras warns that '.h5' is a legacy format
+            run_script([checkpoint(**arguments)], model, logs, batches_per_epoch)
+    assert files_under(tmp_path / "ours") == files_under(tmp_path / "keras") != []
+
+
+def test_early_stopping_epoch_zero_guard_as_keras(keras_model):
+    from test_early_stopping import drive_with_a_best_already_set
+
+    stub = fresh_stub(keras_model)
+    theirs = real_keras.callbacks.EarlyStopping(patience=0)
+    ours = keras.callbacks.EarlyStopping(patience=0)
+    their_stops = drive_with_a_best_already_set(theirs, stub, [0.9, 0.9])
+    assert drive_with_a_best_already_set(ours, small_model(), [0.9, 0.9]) == their_stops == [False, True]
+    assert (ours.wait, ours.stopped_epoch) == (theirs.wait, theirs.stopped_epoch)
+
+
+@pytest.mark.parametrize("values", random_sequences(4, seed=4))
+def test_auto_mode_on_a_renamed_metric_decides_as_keras(values):
+    real = real_keras.Sequential([real_keras.Input((2,)), real_keras.layers.Dense(2, activation="softmax")])
+    real.compile(optimizer="sgd", loss="sparse_categorical_crossentropy",
+                 metrics=[real_keras.metrics.SparseCategoricalAccuracy(name="sca")])
+    real.evaluate(np.zeros((2, 2)), np.zeros(2), verbose=0)  # builds the metrics that mode='auto' reads
+    ours_model = keras.Sequential([keras.Input(shape=(2,)), keras.layers.Dense(2, activation="softmax")])
+    ours_model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy",
+                       metrics=[keras.metrics.SparseCategoricalAccuracy(name="sca")])
+    theirs = real_keras.callbacks.EarlyStopping(monitor="val_sca", patience=1)
+    ours = keras.callbacks.EarlyStopping(monitor="val_sca", patience=1)
+    run_script([theirs], KerasModelStub(real), _epoch_logs("val_sca", values))
+    run_script([ours], ours_model, _epoch_logs("val_sca", values))
+    assert (ours.stopped_epoch, ours.best_epoch, ours.best) == (theirs.stopped_epoch, theirs.best_epoch, theirs.best)

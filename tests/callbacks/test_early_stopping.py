@@ -106,6 +106,27 @@ def test_without_restore_the_last_weights_stay():
     assert weight_marker(model) == 2
 
 
+def drive_with_a_best_already_set(callback, model, values):
+    """on_train_begin, then a `best` set by hand, then one on_epoch_end per value; returns stop epochs."""
+    callback.set_model(model)
+    model.stop_training = False
+    callback.on_train_begin()
+    callback.best = 0.5
+    stops = []
+    for epoch, value in enumerate(values):
+        callback.on_epoch_end(epoch, {"val_loss": value})
+        stops.append(model.stop_training)
+    return stops
+
+
+def test_never_stops_at_epoch_zero_even_when_patience_has_run_out():
+    # On a fresh run epoch 0 always improves on best=None; with a best already set (a subclass that
+    # seeds it), Keras's `epoch > 0` guard is what keeps epoch 0 from stopping.
+    callback = EarlyStopping(patience=0)
+    stops = drive_with_a_best_already_set(callback, small_model(), [0.9, 0.9])
+    assert stops == [False, True] and callback.wait == 2 and callback.stopped_epoch == 1
+
+
 def test_one_instance_reused_across_two_fits_starts_afresh():
     callback = EarlyStopping(patience=0)
     model = small_model()

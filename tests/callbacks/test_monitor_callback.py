@@ -43,3 +43,29 @@ def test_a_checkpoint_that_saves_every_epoch_never_asks_for_a_direction():
     model = recording_model()
     run_script([keras.callbacks.ModelCheckpoint("m.keras", monitor="my_score")], model, [{"my_score": 1.0}])
     assert model.saved == [("m.keras", "model")]
+
+
+class CountOfMistakes(keras.metrics.Mean):
+    """A custom metric that declares, as Keras metrics do, that lower is better."""
+
+    _direction = "down"
+
+
+def compiled_with(metric):
+    model = keras.Sequential([keras.Input(shape=(2,)), keras.layers.Dense(1)])
+    model.compile(loss="mse", optimizer="sgd", metrics=[metric])
+    return model
+
+
+@pytest.mark.parametrize("metric, direction", [
+    (lambda: keras.metrics.SparseCategoricalAccuracy(name="sca"), "max"),
+    (lambda: keras.metrics.MeanSquaredError(name="spread"), "min"),
+    (lambda: CountOfMistakes(name="mistakes"), "min"),
+], ids=["accuracy-class", "error-class", "declared-direction"])
+def test_auto_mode_asks_a_renamed_compiled_metric_for_its_direction(metric, direction):
+    compiled_metric = metric()
+    monitor = f"val_{compiled_metric.name}"
+    callback = keras.callbacks.EarlyStopping(monitor=monitor, patience=0)
+    run_script([callback], compiled_with(compiled_metric), [{monitor: 1.0}, {monitor: 2.0}])
+    assert callback.direction == direction
+    assert callback.stopped_epoch == (1 if direction == "min" else 0)  # the value rose

@@ -94,3 +94,14 @@ def backup_every_batch(backup_dir, queue) -> None:
     callbacks = [keras.callbacks.BackupAndRestore(backup_dir, save_freq=1),
                  keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: queue.put(("saved", batch)))]
     model.fit(x, y, batch_size=64, epochs=1000, verbose=0, callbacks=callbacks)
+
+
+def log_every_epoch(csv_path, log_dir, queue) -> None:
+    """Log one-batch epochs through CSVLogger and TensorBoard, for ever, reporting each epoch."""
+    torch.set_num_threads(1)
+    keras.utils.set_random_seed(4)
+    model = dropout_model()
+    x, y = data(64)
+    callbacks = [keras.callbacks.CSVLogger(csv_path), keras.callbacks.TensorBoard(log_dir, write_graph=False),
+                 keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: queue.put(("epoch", epoch)))]
+    model.fit(x, y, batch_size=64, epochs=100_000, validation_split=0.25, verbose=0, callbacks=callbacks)

@@ -3,6 +3,7 @@ ModelCheckpoint and ReduceLROnPlateau, plus the argument checks those callbacks 
 from __future__ import annotations
 
 import numbers
+import re
 import warnings
 from typing import Any, Mapping, Optional
 
@@ -36,6 +37,32 @@ def direction_of(monitor: str) -> Optional[str]:
     if any(word in name for word in _LOWER_IS_BETTER):
         return "min"
     return None
+
+
+def direction_of_compiled_metric(model, monitor: str) -> Optional[str]:
+    """'min' or 'max' from the compiled metric that `monitor` names, None when there is none or it says nothing.
+
+    Keras asks the metric object itself, so a renamed metric (`SparseCategoricalAccuracy(name='sca')`
+    logged as 'val_sca') still has a direction: its `_direction` ('up'/'down') if it sets one, else
+    what its class or function name says.
+    """
+    compiled = getattr(model, "compiled", None)
+    metric_name = monitor.removeprefix(VALIDATION_PREFIX)
+    for identifier in (compiled.metrics + compiled.weighted_metrics) if compiled is not None else []:
+        name = identifier if isinstance(identifier, str) else getattr(identifier, "name",
+                                                                      getattr(identifier, "__name__", None))
+        if name != metric_name:
+            continue
+        declared = getattr(identifier, "_direction", None)
+        if declared in ("up", "down"):
+            return "max" if declared == "up" else "min"
+        kind = identifier if isinstance(identifier, str) else getattr(identifier, "__name__", type(identifier).__name__)
+        return direction_of(_snake_case(kind))
+    return None
+
+
+def _snake_case(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
 
 
 def check_count(where: str, argument: str, value: Any) -> int:
@@ -82,14 +109,15 @@ class MonitorCallback(Callback):
 
     @property
     def direction(self) -> str:
-        """'min' or 'max': `mode`, or what mode='auto' infers from the monitored name.
+        """'min' or 'max': `mode`, or what mode='auto' infers from the monitored name (or the compiled
+        metric of that name).
 
         Raises:
             ValueError: mode='auto' and the name does not say whether higher is better.
         """
         if self.mode != "auto":
             return self.mode
-        direction = direction_of(self.monitor)
+        direction = direction_of(self.monitor) or direction_of_compiled_metric(self.model, self.monitor)
         if direction is None:
             raise ValueError(f"{type(self).__name__} cannot tell whether monitor='{self.monitor}' should go up "
                              "or down. Pass mode='max' to keep the highest value or mode='min' to keep the lowest.")
