@@ -259,12 +259,12 @@ def test_failed_save_keeps_the_old_file_and_leaves_no_temporary_file(tmp_path, m
 
 
 def test_unwritable_destination_is_named_not_the_temporary_file(tmp_path, monkeypatch):
-    import epochal.plotting as plotting
+    import epochal.utils.atomic_files as atomic_files
 
     def refuse(name, *args, **kwargs):
         raise PermissionError(13, "Permission denied", str(name))
 
-    monkeypatch.setattr(plotting, "open", refuse, raising=False)
+    monkeypatch.setattr(atomic_files, "open", refuse, raising=False)
     path = tmp_path / "curves.png"
     with pytest.raises(PermissionError) as raised:
         plot_history(HISTORY, path=path)

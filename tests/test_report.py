@@ -149,7 +149,9 @@ def test_unwritable_report_names_the_report_not_the_temporary_file(tmp_path, mon
     def refuse(name, *args, **kwargs):
         raise PermissionError(13, "Permission denied", str(name))
 
-    monkeypatch.setattr(report, "open", refuse, raising=False)
+    import epochal.utils.atomic_files as atomic_files
+
+    monkeypatch.setattr(atomic_files, "open", refuse, raising=False)
     path = tmp_path / "report.html"
     with pytest.raises(PermissionError, match=r"^Cannot write '.*report\.html': Permission denied$"):
         report.write_report(path, "Demo")

@@ -15,12 +15,12 @@ import dataclasses
 import math
 import os
 import sys
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from epochal.diagnosis import as_history_dict, epoch_numbers, require_equal_lengths, require_keys
+from epochal.utils.atomic_files import atomic_write
 
 if TYPE_CHECKING:  # Only for annotations: importing matplotlib here would make it a hard dependency.
     from matplotlib.axes import Axes
@@ -373,17 +373,5 @@ def save_figure(figure: Figure, path: str | os.PathLike, dpi: float = 300) -> Pa
             f"Use one of the suffixes: {', '.join('.' + name for name in sorted(supported))}."
         )
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        # open(..., "xb") honours the umask, unlike mkstemp's private 0600 files.
-        with open(temporary, "xb") as stream:
-            figure.savefig(stream, format=file_format, dpi=dpi)
-        os.replace(temporary, path)
-    except OSError as error:
-        temporary.unlink(missing_ok=True)
-        # Name the file the user asked for, not the temporary one the OS complained about.
-        raise type(error)(f"Cannot write '{path}': {error.strerror or error}") from error
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda temporary: figure.savefig(temporary, format=file_format, dpi=dpi))
     return path

@@ -29,13 +29,13 @@ import json
 import math
 import os
 import re
-import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 from epochal.diagnosis import Diagnosis, as_history_dict, diagnose, epoch_numbers
+from epochal.utils.atomic_files import atomic_write
 
 __all__ = [
     "HISTORY_FORMAT",
@@ -325,18 +325,7 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
     """
     path = Path(os.fspath(path))
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        with open(temporary, "x", encoding="utf-8", newline="") as stream:
-            stream.write(text)
-        os.replace(temporary, path)
-    except OSError as error:
-        temporary.unlink(missing_ok=True)
-        # Name the file the user asked for, not the temporary one the OS complained about.
-        raise type(error)(f"Cannot write '{path}': {error.strerror or error}") from error
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda temporary: temporary.write_text(text, encoding="utf-8", newline=""))
     return path
 
 

@@ -247,3 +247,66 @@ def _wait_for(queue, kind):
         message = queue.get(timeout=120)
         if message[0] == kind:
             return message[1]
+
+
+# ------------------------------------------------------------------ the other callbacks resume too
+def _noisy_label_model():
+    model = keras.Sequential([keras.Input(shape=(16,)), keras.layers.Dense(32, activation="relu"),
+                              keras.layers.Dropout(0.3), keras.layers.Dense(4, activation="softmax")])
+    model.compile(loss="sparse_categorical_crossentropy", optimizer=keras.optimizers.Adam(0.01), metrics=["accuracy"])
+    return model
+
+
+def _overfitting_run(folder, extra_callbacks=()):
+    """A run on noisy labels whose val_loss bottoms out at epoch 4: EarlyStopping(patience=3) stops it
+    at epoch 7, ReduceLROnPlateau halves the rate along the way, ModelCheckpoint keeps the best."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(160, 16)).astype("float32")
+    y = (x[:, :4].argmax(1) + (rng.random(160) < 0.5) * rng.integers(0, 4, 160)) % 4
+    model = _noisy_label_model()
+    early_stopping = keras.callbacks.EarlyStopping(patience=3, restore_best_weights=True)
+    callbacks = [*extra_callbacks, keras.callbacks.ReduceLROnPlateau(patience=1, factor=0.5, min_delta=0),
+                 early_stopping,
+                 keras.callbacks.ModelCheckpoint(str(folder / "best.weights.h5"), save_best_only=True,
+                                                 save_weights_only=True),
+                 keras.callbacks.CSVLogger(str(folder / "log.csv"))]
+    history = model.fit(x, y, batch_size=16, epochs=30, validation_split=0.25, verbose=0, callbacks=callbacks)
+    return model, history, early_stopping
+
+
+def test_other_callbacks_resume_their_state_so_the_run_decides_as_an_uninterrupted_one(tmp_path):
+    reference_folder, resumed_folder, backup_dir = tmp_path / "reference", tmp_path / "resumed", tmp_path / "backup"
+    keras.utils.set_random_seed(3)
+    reference, reference_history, reference_stopping = _overfitting_run(reference_folder)
+    assert (reference_stopping.best_epoch, reference_stopping.stopped_epoch) == (4, 7)
+
+    # Crash before epoch 6: EarlyStopping is waiting (1 of 3) and ReduceLROnPlateau has halved the rate.
+    # BackupAndRestore comes first in the list, yet runs after the others, so their resets in
+    # on_train_begin cannot undo what it restores.
+    keras.utils.set_random_seed(3)
+    with pytest.raises(RuntimeError, match="interrupted"):
+        _overfitting_run(resumed_folder, [BackupAndRestore(backup_dir), Interrupt(epoch=6)])
+    keras.utils.set_random_seed(99)
+    resumed, resumed_history, resumed_stopping = _overfitting_run(resumed_folder, [BackupAndRestore(backup_dir)])
+
+    assert resumed_history.epoch == [6, 7]
+    assert (resumed_stopping.best_epoch, resumed_stopping.stopped_epoch) == (4, 7)
+    assert resumed_history.history["learning_rate"] == reference_history.history["learning_rate"][6:]
+    for got, expected in zip(resumed.get_weights(), reference.get_weights()):  # epoch 4's, restored
+        np.testing.assert_array_equal(got, expected)
+    assert (resumed_folder / "log.csv").read_bytes() == (reference_folder / "log.csv").read_bytes()
+    best = [_noisy_label_model() for _ in range(2)]
+    best[0].load_weights(reference_folder / "best.weights.h5")
+    best[1].load_weights(resumed_folder / "best.weights.h5")
+    for got, expected in zip(best[1].get_weights(), best[0].get_weights()):
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_backup_holds_the_other_callbacks_state_in_plain_types(tmp_path):
+    stopping = keras.callbacks.EarlyStopping(patience=5, restore_best_weights=True)
+    fit(dropout_model(), [BackupAndRestore(tmp_path / "backup", delete_checkpoint=False), stopping], epochs=2)
+    state = torch.load(tmp_path / "backup" / "latest.pt", weights_only=True)
+    saved = state["callbacks"]["EarlyStopping#0"]
+    assert saved["wait"] == stopping.wait and saved["best"] == stopping.best
+    assert [tuple(t.shape) for t in saved["best_weights"]] == [w.shape for w in stopping.best_weights]
+    assert "History#0" not in state["callbacks"]  # nothing to keep: Keras's History starts afresh

@@ -1,9 +1,15 @@
 """`BackupAndRestore`: resume an interrupted `fit` exactly where the last backup left it.
 
-The backup holds the weights (and buffers), the optimizer's state, the epoch, and every random-number
-state training draws from (torch's CPU and CUDA generators, NumPy's and Python's global ones). With
-the default `save_freq='epoch'`, a run killed at any moment and resumed with the same callback ends
-with the same weights, bit for bit on the CPU, as a run that was never interrupted.
+The backup holds the weights (and buffers), the optimizer's state, the epoch, every random-number
+state training draws from (torch's CPU and CUDA generators, NumPy's and Python's global ones), and
+the state of the other callbacks of the fit (EarlyStopping's patience count and best weights,
+ReduceLROnPlateau's counters, ModelCheckpoint's best value, how far CSVLogger's file had got). With
+the default `save_freq='epoch'`, a run killed at any moment and resumed with the same callbacks ends
+with the same weights, bit for bit on the CPU, the same callback decisions and the same CSV log as a
+run that was never interrupted. Keras restores only the weights, optimizer and epoch.
+
+The training loop runs BackupAndRestore after every other callback, so that it restores their state
+after their `on_train_begin` has reset it, and backs up once they have all seen the epoch.
 
 The file is written with `torch.save` and read with `torch.load(weights_only=True)`: it holds only
 tensors, numbers, strings, lists and dicts, so loading it never runs pickled code.
@@ -12,7 +18,7 @@ from __future__ import annotations
 
 import os
 import random
-import tempfile
+from pathlib import Path
 from typing import Any, Optional
 
 import numpy as np
@@ -20,12 +26,16 @@ import torch
 
 from epochal.callbacks.callback import Callback
 from epochal.callbacks.monitor_callback import check_save_freq
+from epochal.utils.atomic_files import atomic_write
 
 FORMAT = "epochal.BackupAndRestore"
 FORMAT_VERSION = 1
 LATEST_FILE = "latest.pt"
 PREVIOUS_FILE = "previous.pt"
-_TEMPORARY_PREFIX = ".backup-"
+
+
+def _is_temporary_of_a_backup(name: str) -> bool:
+    return name.endswith(".tmp") and name.startswith((f".{LATEST_FILE}.", f".{PREVIOUS_FILE}."))
 
 
 # ------------------------------------------------------------------------------------ random states
@@ -53,23 +63,6 @@ def restore_random_states(states: dict[str, Any]) -> None:
                          numpy_state["position"], numpy_state["has_gauss"], numpy_state["cached_gaussian"]))
     python_state = states["python"]
     random.setstate((python_state["version"], tuple(python_state["internal"]), python_state["gauss_next"]))
-
-
-# ------------------------------------------------------------------------------------ files
-def save_atomically(state: dict[str, Any], path: str) -> None:
-    """torch.save into a temporary file next to `path`, then move it into place in one step."""
-    folder = os.path.dirname(path) or "."
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=_TEMPORARY_PREFIX, suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            torch.save(state, file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
 
 
 class BackupAndRestore(Callback):
@@ -119,6 +112,7 @@ class BackupAndRestore(Callback):
         self._completed_epochs = 0
         self._batches_since_save = 0
         self._last_batch_seen = 0
+        self.companions: list[Callback] = []  # the fit's other callbacks (set by the training loop)
 
     # ------------------------------------------------------------------ hooks
     def on_train_begin(self, logs=None):
@@ -129,6 +123,7 @@ class BackupAndRestore(Callback):
             self._completed_epochs = 0
             return
         self._restore(state)
+        self._restore_companions(state.get("callbacks", {}))
         self._completed_epochs = state["epoch"]
         # run_fit reads this right after on_train_begin and starts from that epoch.
         self.model._resume_from_epoch = state["epoch"]
@@ -172,20 +167,41 @@ class BackupAndRestore(Callback):
             "weights": [tensor.detach() for tensor in model_state.values()],
             "optimizer": optimizer.state_dict() if optimizer is not None else None,
             "random_states": capture_random_states(),
+            "callbacks": self._companion_states(),
         }
+
+    def _companion_keys(self) -> list[tuple[str, Callback]]:
+        # Keyed by class and rank among its class, so a resume with another `verbose` (and so with or
+        # without a ProgbarLogger) still pairs each callback with its own state.
+        seen: dict[str, int] = {}
+        keys = []
+        for callback in self.companions:
+            name = type(callback).__name__
+            keys.append((f"{name}#{seen.get(name, 0)}", callback))
+            seen[name] = seen.get(name, 0) + 1
+        return keys
+
+    def _companion_states(self) -> dict[str, Any]:
+        states = {key: callback.state_dict() for key, callback in self._companion_keys()}
+        return {key: state for key, state in states.items() if state}
+
+    def _restore_companions(self, states: dict[str, Any]) -> None:
+        for key, callback in self._companion_keys():
+            if key in states:
+                callback.load_state_dict(states[key])
 
     def _write_backup(self, batch: int) -> None:
         os.makedirs(self.backup_dir, exist_ok=True)
         state = self._state(batch)
         if self.double_checkpoint and os.path.exists(self._latest_path):
             os.replace(self._latest_path, self._previous_path)
-        save_atomically(state, self._latest_path)
+        atomic_write(Path(self._latest_path), lambda temporary: torch.save(state, temporary))
 
     def _delete_backup(self) -> None:
         if not os.path.isdir(self.backup_dir):
             return
         for name in os.listdir(self.backup_dir):
-            if name in (LATEST_FILE, PREVIOUS_FILE) or name.startswith(_TEMPORARY_PREFIX):
+            if name in (LATEST_FILE, PREVIOUS_FILE) or _is_temporary_of_a_backup(name):
                 os.remove(os.path.join(self.backup_dir, name))
         if not os.listdir(self.backup_dir):
             os.rmdir(self.backup_dir)

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Mapping, Optional
 
+import numpy as np
+
 _BATCH_HOOKS = tuple(f"on_{mode}_batch_{when}" for mode in ("train", "test", "predict") for when in ("begin", "end"))
 
 
@@ -50,6 +52,35 @@ class Callback:
 
     def _overrides(self, hook: str) -> bool:
         return getattr(type(self), hook) is not getattr(Callback, hook)
+
+    # Attributes a resumed run needs to decide as the interrupted one would have; see state_dict().
+    _resumable_attributes: tuple[str, ...] = ()
+
+    def state_dict(self) -> dict[str, Any]:
+        """The state this callback has built up during `fit`, for `BackupAndRestore` to keep.
+
+        Holds only numbers, strings, None, tensors, lists and dicts, so a backup of it loads with
+        `torch.load(weights_only=True)`. The base class returns the attributes named in
+        `_resumable_attributes` (e.g. EarlyStopping's `wait` and `best`); callbacks without such
+        state return {}.
+
+        Example:
+            >>> import epochal as keras
+            >>> keras.callbacks.EarlyStopping(patience=2).state_dict()["wait"]
+            0
+        """
+        return {name: _plain(getattr(self, name)) for name in self._resumable_attributes}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Take back what `state_dict()` returned (called by `BackupAndRestore` when it resumes)."""
+        for name in self._resumable_attributes:
+            if name in state:
+                setattr(self, name, state[name])
+
+
+def _plain(value: Any) -> Any:
+    """NumPy scalars as Python numbers: torch.load(weights_only=True) refuses NumPy objects."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 class CallbackList:

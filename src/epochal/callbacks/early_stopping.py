@@ -3,6 +3,9 @@ from __future__ import annotations
 
 from typing import Optional
 
+import numpy as np
+import torch
+
 from epochal.callbacks.monitor_callback import MonitorCallback, check_count
 
 
@@ -50,6 +53,19 @@ class EarlyStopping(MonitorCallback):
         self.baseline = baseline
         self.restore_best_weights = restore_best_weights
         self._reset()
+
+    _resumable_attributes = ("wait", "stopped_epoch", "best", "best_epoch")
+
+    def state_dict(self) -> dict:
+        state = super().state_dict()
+        if self.best_weights is not None:
+            state["best_weights"] = [torch.from_numpy(np.array(weight)) for weight in self.best_weights]
+        return state
+
+    def load_state_dict(self, state) -> None:
+        super().load_state_dict(state)
+        if "best_weights" in state:
+            self.best_weights = [tensor.numpy() for tensor in state["best_weights"]]
 
     def _reset(self) -> None:
         self.wait = 0

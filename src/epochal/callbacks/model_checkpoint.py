@@ -55,6 +55,8 @@ class ModelCheckpoint(MonitorCallback):
         self._batches_since_save = 0
         self._last_batch_seen: Optional[int] = None
 
+    _resumable_attributes = ("best", "_batches_since_save", "_last_batch_seen")
+
     def _check_suffix(self) -> None:
         if self.save_weights_only and not self.filepath.endswith(WEIGHTS_SUFFIX):
             raise ValueError("ModelCheckpoint: with save_weights_only=True the filepath must end in '.weights.h5' "

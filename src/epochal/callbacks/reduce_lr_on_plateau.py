@@ -47,6 +47,8 @@ class ReduceLROnPlateau(MonitorCallback):
         self.min_lr = min_lr
         self._reset()
 
+    _resumable_attributes = ("best", "wait", "cooldown_counter")
+
     def _reset(self) -> None:
         self.best = None
         self.wait = 0

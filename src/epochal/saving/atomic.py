@@ -1,16 +1,16 @@
-"""Atomic file writes: write a temporary file beside the target, then `os.replace` it into place.
+"""Where a save may go, and the atomic write (temporary file + `os.replace`) every save uses.
 
-A crash, a full disk or an exception half-way through a save leaves the previous file untouched and
-no temporary file behind, because the target only changes in the final rename.
+A crash, a full disk or an exception half-way through a save leaves the previous file untouched,
+because the target only changes in the final rename (see `epochal.utils.atomic_files`).
 """
 from __future__ import annotations
 
-import os
-import uuid
 from pathlib import Path
-from typing import Callable
 
 from epochal.saving.files import as_path
+from epochal.utils.atomic_files import atomic_write
+
+__all__ = ["atomic_write", "prepare_target", "refuse_folder"]
 
 
 def prepare_target(filepath, overwrite: bool) -> Path:
@@ -39,26 +39,3 @@ def refuse_folder(path: Path) -> Path:
         raise IsADirectoryError(f"Cannot save to '{path}': it is a folder. Give a file name, "
                                 f"e.g. '{path / 'model.keras'}'.")
     return path
-
-
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Call `write(temporary_path)`, then move the finished file onto `path` in one step.
-
-    Example:
-        >>> import tempfile, pathlib
-        >>> target = pathlib.Path(tempfile.mkdtemp()) / "note.txt"
-        >>> atomic_write(target, lambda temporary: temporary.write_text("done"))
-        >>> target.read_text()
-        'done'
-    """
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
-    # Opening with "x" (not mkstemp) gives the file the user's usual permissions (umask), not 0600.
-    open(temporary, "xb").close()
-    try:
-        write(temporary)
-        with open(temporary, "rb+") as handle:
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise

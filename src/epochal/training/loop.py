@@ -1,12 +1,13 @@
 """The epoch loops of fit / evaluate / predict: they orchestrate, the math is in `step.py`."""
 from __future__ import annotations
 
-from typing import Any, Optional
 import warnings
+from typing import Any, Optional
 
 import numpy as np
 import torch
 
+from epochal.callbacks.backup_and_restore import BackupAndRestore
 from epochal.callbacks.callback import CallbackList
 from epochal.callbacks.history import History
 from epochal.callbacks.progbar_logger import ProgbarLogger
@@ -32,7 +33,21 @@ def make_callback_list(callbacks, model, verbose: int, add_history: bool, **para
         callback_list.insert(0, ProgbarLogger())
     if add_history:
         callback_list.append(History())
+    _run_backups_last(callback_list)
     return CallbackList(callback_list, model=model, verbose=verbose, **params)
+
+
+def _run_backups_last(callback_list: list) -> None:
+    """Move BackupAndRestore after the other callbacks, and tell it which they are.
+
+    Last, it restores their state after their own on_train_begin has reset it, and it backs up at
+    the end of an epoch only once they have all seen that epoch.
+    """
+    backups = [c for c in callback_list if isinstance(c, BackupAndRestore)]
+    others = [c for c in callback_list if not isinstance(c, BackupAndRestore)]
+    callback_list[:] = others + backups
+    for backup in backups:
+        backup.companions = others
 
 
 def run_epoch(steps, data, callbacks: CallbackList, shuffle: bool, steps_per_epoch: Optional[int], model) -> int:
