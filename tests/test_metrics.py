@@ -759,3 +759,13 @@ def test_crossentropy_metrics_match_keras(keras):
             ours.update_state(_tensor(y_true[batch]), _tensor(y_pred[batch]), sample_weight=_tensor(weight))
         expected = float(keras.ops.convert_to_numpy(reference.result()))
         assert float(ours.result()) == pytest.approx(expected, rel=1e-5), class_name
+
+
+@pytest.mark.parametrize("name", ["Accuracy", "BinaryAccuracy", "CategoricalAccuracy", "SparseCategoricalAccuracy",
+                                  "TopKCategoricalAccuracy", "SparseTopKCategoricalAccuracy", "MeanSquaredError",
+                                  "MeanAbsoluteError", "MeanAbsolutePercentageError", "RootMeanSquaredError",
+                                  "BinaryCrossentropy", "CategoricalCrossentropy", "SparseCategoricalCrossentropy",
+                                  "TruePositives", "FalsePositives", "Precision", "Recall", "AUC", "Mean", "Sum"])
+def test_direction_matches_keras(keras, name):
+    # Callbacks with mode='auto' read it to know whether a renamed metric should go up or down.
+    assert getattr(metrics, name)()._direction == getattr(getattr(keras.metrics, name)(), "_direction", None)

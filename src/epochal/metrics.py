@@ -166,6 +166,9 @@ class Metric:
         2.0
     """
 
+    # "up"/"down" when a higher/lower value is better, as in Keras; callbacks with mode="auto" read it.
+    _direction: str | None = None
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "__init__" in cls.__dict__:  # AUC(num_threshold=10) names 'num_thresholds'
@@ -597,6 +600,8 @@ class Accuracy(_FixedFunctionMetric):
         0.75
     """
 
+    _direction = "up"
+
     def __init__(self, name: str = "accuracy", dtype: Any = None) -> None:
         super().__init__(_exact_matches, name=name, dtype=dtype)
 
@@ -614,6 +619,8 @@ class BinaryAccuracy(_FixedFunctionMetric):
         >>> float(BinaryAccuracy()(torch.tensor([[1], [0]]), torch.tensor([[0.9], [0.6]])))
         0.5
     """
+
+    _direction = "up"
 
     def __init__(self, name: str = "binary_accuracy", dtype: Any = None, threshold: float = 0.5) -> None:
         if not _is_python_number(threshold):
@@ -636,6 +643,8 @@ class CategoricalAccuracy(_FixedFunctionMetric):
         0.5
     """
 
+    _direction = "up"
+
     def __init__(self, name: str = "categorical_accuracy", dtype: Any = None) -> None:
         super().__init__(_categorical_matches, name=name, dtype=dtype)
 
@@ -653,6 +662,8 @@ class SparseCategoricalAccuracy(_FixedFunctionMetric):
         >>> float(metric(torch.tensor([[1], [0]]), torch.tensor([[0.3, 0.7], [0.4, 0.6]])))
         0.5
     """
+
+    _direction = "up"
 
     def __init__(self, name: str = "sparse_categorical_accuracy", dtype: Any = None) -> None:
         super().__init__(_sparse_categorical_matches, name=name, dtype=dtype)
@@ -679,6 +690,8 @@ class TopKCategoricalAccuracy(_FixedFunctionMetric):
         0.5
     """
 
+    _direction = "up"
+
     def __init__(self, k: int = 5, name: str = "top_k_categorical_accuracy", dtype: Any = None) -> None:
         _check_k(k)
         super().__init__(_top_k_matches, name=name, dtype=dtype, k=k)
@@ -700,6 +713,8 @@ class SparseTopKCategoricalAccuracy(_FixedFunctionMetric):
         0.5
     """
 
+    _direction = "up"
+
     def __init__(self, k: int = 5, name: str = "sparse_top_k_categorical_accuracy", dtype: Any = None) -> None:
         _check_k(k)
         super().__init__(_sparse_top_k_matches, name=name, dtype=dtype, k=k)
@@ -719,6 +734,8 @@ class MeanSquaredError(_FixedFunctionMetric):
         0.5
     """
 
+    _direction = "down"
+
     def __init__(self, name: str = "mean_squared_error", dtype: Any = None) -> None:
         super().__init__(_mean_squared_error, name=name, dtype=dtype)
 
@@ -735,6 +752,8 @@ class MeanAbsoluteError(_FixedFunctionMetric):
         >>> float(MeanAbsoluteError()(torch.tensor([[0.0, 1.0]]), torch.tensor([[1.0, 1.0]])))
         0.5
     """
+
+    _direction = "down"
 
     def __init__(self, name: str = "mean_absolute_error", dtype: Any = None) -> None:
         super().__init__(_mean_absolute_error, name=name, dtype=dtype)
@@ -753,6 +772,8 @@ class MeanAbsolutePercentageError(_FixedFunctionMetric):
         25.0
     """
 
+    _direction = "down"
+
     def __init__(self, name: str = "mean_absolute_percentage_error", dtype: Any = None) -> None:
         super().__init__(_mean_absolute_percentage_error, name=name, dtype=dtype)
 
@@ -769,6 +790,8 @@ class RootMeanSquaredError(Mean):
         >>> float(RootMeanSquaredError()(torch.tensor([[0.0, 0.0]]), torch.tensor([[3.0, 4.0]])))
         3.535533905029297
     """
+
+    _direction = "down"
 
     def __init__(self, name: str = "root_mean_squared_error", dtype: Any = None) -> None:
         super().__init__(name=name, dtype=dtype)
@@ -797,6 +820,8 @@ class BinaryCrossentropy(_FixedFunctionMetric):
         >>> BinaryCrossentropy(from_logits=True).get_config()["from_logits"]
         True
     """
+
+    _direction = "down"
 
     def __init__(
         self,
@@ -829,6 +854,8 @@ class CategoricalCrossentropy(_FixedFunctionMetric):
         'categorical_crossentropy'
     """
 
+    _direction = "down"
+
     def __init__(
         self,
         name: str = "categorical_crossentropy",
@@ -860,6 +887,8 @@ class SparseCategoricalCrossentropy(_FixedFunctionMetric):
         >>> SparseCategoricalCrossentropy().name
         'sparse_categorical_crossentropy'
     """
+
+    _direction = "down"
 
     def __init__(
         self,
@@ -1211,6 +1240,8 @@ class Precision(_PrecisionRecallBase):
         0.6666666865348816
     """
 
+    _direction = "up"
+
     def result(self) -> torch.Tensor:
         true_positives, false_positives, _, _ = self._confusion()
         return self._one_or_many(_divide_no_nan(true_positives, true_positives + false_positives))
@@ -1232,6 +1263,8 @@ class Recall(_PrecisionRecallBase):
         >>> float(Recall()(torch.tensor([0, 1, 1, 1]), torch.tensor([1.0, 0.0, 1.0, 1.0])))
         0.6666666865348816
     """
+
+    _direction = "up"
 
     def result(self) -> torch.Tensor:
         true_positives, _, _, false_negatives = self._confusion()
@@ -1270,6 +1303,8 @@ class AUC(_ThresholdCounts):
         >>> float(auc(torch.tensor([0, 0, 1, 1]), torch.tensor([0.0, 0.5, 0.3, 0.9])))
         0.75
     """
+
+    _direction = "up"
 
     def __init__(
         self,
