@@ -125,3 +125,18 @@ def test_clone_model_copies_architecture_not_weights():
     assert [type(layer).__name__ for layer in clone.layers] == [type(layer).__name__ for layer in model.layers]
     assert clone.count_params() == model.count_params()
     assert not np.array_equal(clone.get_weights()[0], model.get_weights()[0])
+
+
+@pytest.mark.parametrize("misspelt, meant", [("savee", "save"), ("save_weight", "save_weights"),
+                                             ("summery", "summary"), ("stop_trainig", "stop_training")])
+def test_a_misspelt_method_or_attribute_names_the_one_meant(misspelt, meant):
+    # The seed itself writes model.savee('model-whole.h5').
+    model = keras.Sequential([keras.layers.Dense(2, input_shape=(3,))])
+    with pytest.raises(AttributeError, match=rf"^'Sequential' object has no attribute '{misspelt}'\. "
+                                             rf"Did you mean '{meant}'\?$"):
+        getattr(model, misspelt)
+
+
+def test_private_probes_still_get_a_plain_attribute_error():
+    model = keras.Sequential([keras.layers.Dense(2, input_shape=(3,))])
+    assert not hasattr(model, "_not_there") and not hasattr(model, "qqq")

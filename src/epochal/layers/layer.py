@@ -23,7 +23,7 @@ import torch
 from epochal import constraints, initializers, regularizers
 from epochal.layers import naming
 from epochal.layers.symbolic import KerasTensor, is_symbolic
-from epochal.utils.lookup import accepted_parameters, check_kwargs
+from epochal.utils.lookup import accepted_parameters, check_kwargs, suggest
 
 Shape = tuple
 
@@ -171,6 +171,20 @@ class Layer(torch.nn.Module):
         if self._activity_regularizer is not None:
             self._record_activity_penalty(outputs)
         return outputs
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            if name.startswith("_"):  # Python's and torch's own probes (__deepcopy__, _hooks, ...)
+                raise
+            # The seed itself writes model.savee(...): name the method that was meant.
+            raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'."
+                                 f"{suggest(name, self._public_names())}") from None
+
+    def _public_names(self) -> list[str]:
+        attributes = [name for name in self.__dict__ if not name.startswith("_")]
+        return list(_public_names(type(self))) + attributes
 
     def __call__(self, inputs, *args, **kwargs):
         if is_symbolic(inputs):
@@ -415,6 +429,11 @@ def as_shape(shape: Any, argument: str, allow_minus_one: bool = False, allow_int
 
 def _is_integer(value: Any) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+@functools.lru_cache(maxsize=None)
+def _public_names(cls: type) -> tuple[str, ...]:
+    return tuple(name for name in dir(cls) if not name.startswith("_"))
 
 
 @functools.lru_cache(maxsize=None)
