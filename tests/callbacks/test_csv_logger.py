@@ -73,3 +73,33 @@ def test_rows_match_the_history_of_a_real_fit(tmp_path, tiny_images):
     for epoch, row in enumerate(rows):
         assert int(row[0]) == epoch
         assert [float(cell) for cell in row[1:]] == [history.history[key][epoch] for key in header[1:]]
+
+
+def test_a_crash_while_writing_a_row_leaves_the_previous_rows_whole(tmp_path, monkeypatch):
+    path = tmp_path / "log.csv"
+    logger = CSVLogger(path)
+    logger.set_model(small_model())
+    logger.on_train_begin()
+    logger.on_epoch_end(0, {"loss": 0.5, "val_loss": 1.0})
+    before = path.read_bytes()
+
+    def half_then_die(self, text, **kwargs):
+        self.write_bytes(text.encode()[: len(text) // 2])
+        raise KeyboardInterrupt  # as a kill would, in the middle of the write
+
+    monkeypatch.setattr(type(path), "write_text", half_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        logger.on_epoch_end(1, {"loss": 0.25, "val_loss": 0.5})
+    assert path.read_bytes() == before == b"epoch,loss,val_loss\r\n0,0.5,1.0\r\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["log.csv"]
+
+
+def test_overwrite_keeps_the_old_log_until_the_first_new_row(tmp_path):
+    path = tmp_path / "log.csv"
+    path.write_text("old log\n")
+    logger = CSVLogger(path)
+    logger.set_model(small_model())
+    logger.on_train_begin()
+    assert path.read_text() == "old log\n"
+    logger.on_epoch_end(0, {"loss": 0.5, "val_loss": 1.0})
+    assert path.read_bytes() == b"epoch,loss,val_loss\r\n0,0.5,1.0\r\n"

@@ -1,11 +1,14 @@
-"""`CSVLogger`: stream each epoch's logs to a CSV file."""
+"""`CSVLogger`: each epoch's logs as a row of a CSV file, written atomically."""
 from __future__ import annotations
 
 import csv
+import io
 import os
+from pathlib import Path
 from typing import Any, Optional
 
 from epochal.callbacks.callback import Callback
+from epochal.utils.atomic_files import atomic_write
 
 
 def _cell(value: Any) -> Any:
@@ -22,14 +25,17 @@ def _cell(value: Any) -> Any:
 class CSVLogger(Callback):
     """Write one row per epoch: `epoch` (0-based) then every log key in sorted order, as Keras does.
 
-    Each row is written whole and flushed, so a crash loses at most the epoch in progress. When the
-    first epoch has no validation values, `val_` columns are reserved anyway and hold 'NA'.
+    After each epoch the whole log is written to a temporary file and moved onto `filename`
+    (`os.replace`), so a crash at any instant leaves the file as it was after the previous epoch, never
+    a half-written row; with `append=False` the old file stays until the first new row replaces it.
+    When the first epoch has no validation values, `val_` columns are reserved anyway and hold 'NA'.
 
     Args:
         filename: The CSV file, e.g. 'run/log.csv' (missing folders are created).
         separator: Field separator. Defaults to ','.
         append: Add rows to an existing file (its header is kept) instead of overwriting it.
-            Useful when resuming training. Defaults to False.
+            Useful when resuming training by hand; `BackupAndRestore` resumes the file by itself.
+            Defaults to False.
 
     Example:
         >>> logger = CSVLogger("training.log")
@@ -41,65 +47,58 @@ class CSVLogger(Callback):
         self.sep = separator
         self.append = append
         self.keys: Optional[list[str]] = None
-        self.writer = None
-        self.csv_file = None
-        self._write_header = True
+        self._text: Optional[str] = None  # the file's content so far; None until the first row
         self._resume_at_size: Optional[int] = None
-        self._size_after_last_row = 0
 
     def on_train_begin(self, logs=None):
-        self._close()
         self.keys = None
-        # The file is opened at the first row, so that a BackupAndRestore resuming this run can
-        # hand back the file's state first (see load_state_dict) before anything is overwritten.
-        self._resume_at_size: Optional[int] = None
-        self._size_after_last_row = 0
+        self._text = None
+        self._resume_at_size = None
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
         if self.keys is None:
             self.keys = self._columns(logs)
-        if self.writer is None:
-            self._open()
+        if self._text is None:
+            self._text = self._text_to_continue()
         row = {"epoch": epoch}
         row.update((key, _cell(logs.get(key, "NA"))) for key in self.keys)
-        self.writer.writerow(row)
-        self.csv_file.flush()
-        self._size_after_last_row = self.csv_file.tell()
+        # newline='' semantics: the csv module ends rows with '\r\n', exactly as Keras's files do.
+        buffer = io.StringIO(newline="")
+        writer = csv.DictWriter(buffer, fieldnames=["epoch"] + self.keys, delimiter=self.sep)
+        if not self._text:
+            writer.writeheader()
+        writer.writerow(row)
+        self._text += buffer.getvalue()
+        self._write()
 
     def on_train_end(self, logs=None):
-        if self.csv_file is None and self._resume_at_size is None:
-            self._open_file()  # a fit without epochs still leaves the (empty) file, as Keras's does
-        self._close()
+        if self._text is None and self._resume_at_size is None and not (self.append and os.path.exists(self.filename)):
+            self._text = ""
+            self._write()  # a fit without epochs still leaves the (empty) file, as Keras's does
 
     def state_dict(self) -> dict:
-        """The file's length after the last complete row, and its columns."""
-        return {"size": self._size_after_last_row, "keys": self.keys}
+        """How long the file was after the last complete row, and its columns."""
+        return {"size": len((self._text or "").encode("utf-8")), "keys": self.keys}
 
     def load_state_dict(self, state) -> None:
         """Resume the file: rows written after the backup are dropped, the next row follows it."""
         self._resume_at_size = int(state["size"])
-        self._size_after_last_row = self._resume_at_size
         self.keys = state["keys"]
 
-    def _open(self) -> None:
-        self._open_file()
-        self.writer = csv.DictWriter(self.csv_file, fieldnames=["epoch"] + self.keys, delimiter=self.sep)
-        if self._write_header:
-            self.writer.writeheader()
+    def _text_to_continue(self) -> str:
+        keeps_rows = self._resume_at_size is not None or self.append
+        if not keeps_rows or not os.path.exists(self.filename):
+            return ""
+        with open(self.filename, "rb") as existing:
+            content = existing.read() if self._resume_at_size is None else existing.read(self._resume_at_size)
+        return content.decode("utf-8")
 
-    def _open_file(self) -> None:
-        folder = os.path.dirname(self.filename)
-        if folder:
-            os.makedirs(folder, exist_ok=True)
-        resuming = self._resume_at_size is not None and os.path.exists(self.filename)
-        if resuming:
-            with open(self.filename, "r+b") as existing:
-                existing.truncate(min(self._resume_at_size, os.path.getsize(self.filename)))
-        keep_rows = resuming or self.append
-        self._write_header = not (keep_rows and os.path.exists(self.filename) and os.path.getsize(self.filename) > 0)
-        # newline='' lets the csv module end rows with '\r\n', exactly as Keras's files do.
-        self.csv_file = open(self.filename, "a" if keep_rows else "w", newline="", encoding="utf-8")
+    def _write(self) -> None:
+        path = Path(self.filename)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        text = self._text
+        atomic_write(path, lambda temporary: temporary.write_text(text, encoding="utf-8", newline=""))
 
     @staticmethod
     def _columns(logs) -> list[str]:
@@ -108,9 +107,3 @@ class CSVLogger(Callback):
             # Validation may only start later (validation_freq); keep a column for it.
             keys += [f"val_{key}" for key in keys]
         return keys
-
-    def _close(self) -> None:
-        if self.csv_file is not None and not self.csv_file.closed:
-            self.csv_file.close()
-        self.csv_file = None
-        self.writer = None
