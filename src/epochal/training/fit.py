@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 import warnings
-from typing import Any, Optional
+from typing import Optional
 
 import numpy as np
-import torch
 
 from epochal.training import checks, loop, prepare
 from epochal.training.data import ArrayData

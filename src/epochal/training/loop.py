@@ -11,7 +11,7 @@ from epochal.callbacks.backup_and_restore import BackupAndRestore
 from epochal.callbacks.callback import CallbackList
 from epochal.callbacks.history import History
 from epochal.callbacks.progbar_logger import ProgbarLogger
-from epochal.training.trackers import LazyLogs, TrackedValues
+from epochal.training.trackers import LazyLogs
 
 VALIDATION_PREFIX = "val_"
 
